@@ -1,0 +1,1 @@
+"""Shared vocabulary: keys, deltaspaces, wire-format metadata, hashing. No I/O beyond local files."""

@@ -1,0 +1,141 @@
+"""Bucket and key rules, deltaspaces, and the names the wire format reserves.
+
+A deltaspace is everything before a key's last `/` (empty at the bucket root). Its reference is
+`<prefix>/reference.bin`; a delta of logical key `K` is stored as `K.delta`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.errors import InvalidInput, ReservedKey
+
+REFERENCE_NAME = "reference.bin"
+DELTA_SUFFIX = ".delta"
+INTERNAL_PREFIX = ".deltaglider/"
+MAX_KEY_BYTES = 1024
+
+# Compound suffixes are tried first so `x.tar.gz` is not mistaken for a plain `.gz`.
+DEFAULT_DELTA_EXTENSIONS: tuple[str, ...] = (
+    ".tar.gz",
+    ".tar.bz2",
+    ".tar.xz",
+    ".zip",
+    ".tar",
+    ".gz",
+    ".tgz",
+    ".bz2",
+    ".xz",
+    ".7z",
+    ".rar",
+    ".dmg",
+    ".iso",
+    ".pkg",
+    ".deb",
+    ".rpm",
+    ".apk",
+    ".jar",
+    ".war",
+    ".ear",
+)
+
+# S3's rules for new buckets: 3-63 chars, lower-case letters, digits, dots and hyphens,
+# starting and ending with a letter or digit, no `..`, not an IP address.
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaSpace:
+    """A bucket prefix whose delta-eligible files share one reference."""
+
+    bucket: str
+    prefix: str
+
+    @property
+    def reference_key(self) -> str:
+        return f"{self.prefix}/{REFERENCE_NAME}" if self.prefix else REFERENCE_NAME
+
+    @property
+    def cache_id(self) -> str:
+        """A stable identifier for local caches: bucket and prefix, unambiguous."""
+        return f"{self.bucket}/{self.prefix}"
+
+
+def validate_bucket(name: str) -> str:
+    """Return `name` if it is a valid S3 bucket name, else raise InvalidInput saying why."""
+    if not _BUCKET_RE.match(name):
+        raise InvalidInput(
+            f"invalid bucket name {name!r}: use 3-63 lower-case letters, digits, '.' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    if ".." in name or _IP_RE.match(name):
+        raise InvalidInput(f"invalid bucket name {name!r}: no '..' and not an IP address")
+    return name
+
+
+def validate_key(key: str) -> str:
+    """Return `key` if it is a safe object key for a logical file, else raise.
+
+    Raises InvalidInput for empty, oversized, NUL-bearing or path-traversing keys, and
+    ReservedKey for names the wire format owns.
+    """
+    if not key:
+        raise InvalidInput("invalid key: empty")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise InvalidInput(f"invalid key: longer than {MAX_KEY_BYTES} bytes")
+    if "\x00" in key:
+        raise InvalidInput("invalid key: contains a NUL character")
+    if key.startswith("/") or key.endswith("/"):
+        raise InvalidInput(f"invalid key {key!r}: must not start or end with '/'")
+    segments = key.split("/")
+    if any(seg in ("", ".", "..") for seg in segments):
+        raise InvalidInput(f"invalid key {key!r}: empty, '.' or '..' path segment")
+    if any(ch in key for ch in "\r\n"):
+        raise InvalidInput("invalid key: contains a line break")
+    if segments[-1] == REFERENCE_NAME:
+        raise ReservedKey(f"key {key!r} is reserved: '{REFERENCE_NAME}' holds a deltaspace's base")
+    if key.endswith(DELTA_SUFFIX):
+        raise ReservedKey(f"key {key!r} is reserved: the '{DELTA_SUFFIX}' suffix marks stored deltas")
+    if key.startswith(INTERNAL_PREFIX) or key == INTERNAL_PREFIX.rstrip("/"):
+        raise ReservedKey(f"key {key!r} is reserved: '{INTERNAL_PREFIX}' holds Glider's own data")
+    return key
+
+
+def deltaspace_of(bucket: str, key: str) -> DeltaSpace:
+    prefix, _, _ = key.rpartition("/")
+    return DeltaSpace(bucket, prefix)
+
+
+def basename(key: str) -> str:
+    return key.rpartition("/")[2]
+
+
+def delta_key_for(key: str) -> str:
+    return key + DELTA_SUFFIX
+
+
+def is_internal(key: str) -> bool:
+    """True for Glider/DeltaGlider bookkeeping objects under `.deltaglider/`."""
+    return key.startswith(INTERNAL_PREFIX)
+
+
+def is_reference(key: str) -> bool:
+    return key == REFERENCE_NAME or key.endswith("/" + REFERENCE_NAME)
+
+
+def is_delta(key: str) -> bool:
+    return key.endswith(DELTA_SUFFIX)
+
+
+def logical_key(stored_key: str) -> str | None:
+    """Map a stored key to the logical key a user sees; None for hidden objects."""
+    if is_internal(stored_key) or is_reference(stored_key):
+        return None
+    return stored_key.removesuffix(DELTA_SUFFIX)
+
+
+def is_delta_candidate(name: str, extensions: tuple[str, ...] = DEFAULT_DELTA_EXTENSIONS) -> bool:
+    lowered = name.lower()
+    return any(lowered.endswith(ext) for ext in extensions)

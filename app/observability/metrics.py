@@ -1,0 +1,121 @@
+"""Every Prometheus metric Glider exports, on one object with an injected registry.
+
+Names follow `dg_<noun>_<unit>`; labels come from fixed sets (mode, result, kind, job, status,
+trigger), never from object keys. Tests build a fresh `Metrics(CollectorRegistry())` each.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SLOW = (0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        # Stats
+        self.stats_requests = Counter(
+            "dg_stats_requests",
+            "Stats requests by mode and cache result",
+            ["mode", "result"],
+            registry=r,
+        )
+        self.stats_validation_list_seconds = Histogram(
+            "dg_stats_validation_list_seconds",
+            "Time of the LIST that validates a cached stats document",
+            ["mode"],
+            buckets=_FAST,
+            registry=r,
+        )
+        self.stats_computations = Counter(
+            "dg_stats_computations",
+            "Stats (re)computations actually performed",
+            ["mode"],
+            registry=r,
+        )
+        self.stats_compute_seconds = Histogram(
+            "dg_stats_compute_seconds",
+            "Time of a stats computation",
+            ["mode"],
+            buckets=_SLOW,
+            registry=r,
+        )
+        self.stats_heads = Counter(
+            "dg_stats_head_requests", "HEAD requests issued for stats", ["mode"], registry=r
+        )
+        self.stats_cache_errors = Counter(
+            "dg_stats_cache_errors", "Stats cache document failures", ["operation"], registry=r
+        )
+        self.stats_age_seconds = Gauge(
+            "dg_stats_age_seconds", "Age of the stats last served, by mode", ["mode"], registry=r
+        )
+        # Reference cache
+        self.reference_cache_requests = Counter(
+            "dg_reference_cache_requests", "Reference cache lookups", ["result"], registry=r
+        )
+        self.reference_cache_bytes = Gauge(
+            "dg_reference_cache_bytes", "Bytes held by reference caches", registry=r
+        )
+        self.reference_cache_entries = Gauge(
+            "dg_reference_cache_entries", "Entries in reference caches", registry=r
+        )
+        self.reference_cache_evictions = Counter(
+            "dg_reference_cache_evictions", "Reference cache evictions", ["reason"], registry=r
+        )
+        self.reference_fetches = Counter(
+            "dg_reference_fetches", "reference.bin downloads from S3", registry=r
+        )
+        # Uploads and downloads
+        self.uploads = Counter("dg_uploads", "Uploads by how they were stored", ["stored_as"], registry=r)
+        self.upload_bytes = Counter(
+            "dg_upload_bytes", "Upload bytes, original and stored", ["kind"], registry=r
+        )
+        self.upload_errors = Counter(
+            "dg_upload_errors", "Failed uploads by error type", ["error"], registry=r
+        )
+        self.upload_ratio = Histogram(
+            "dg_upload_ratio",
+            "Stored/original size ratio of uploads",
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0),
+            registry=r,
+        )
+        self.downloads = Counter("dg_downloads", "Downloads by stored kind", ["stored_as"], registry=r)
+        self.codec_seconds = Histogram(
+            "dg_codec_seconds", "Delta codec run time", ["operation"], buckets=_SLOW, registry=r
+        )
+        # Maintenance and jobs
+        self.cache_clears = Counter("dg_cache_clears", "Reference cache clears", ["trigger"], registry=r)
+        self.job_runs = Counter("dg_job_runs", "Scheduler job runs", ["job", "status"], registry=r)
+        self.job_last_success = Gauge(
+            "dg_job_last_success_timestamp_seconds",
+            "Unix time of each job's last success",
+            ["job"],
+            registry=r,
+        )
+        # Coordination
+        self.coordination_degraded = Counter(
+            "dg_coordination_degraded",
+            "Times shared coordination fell back to in-process",
+            ["reason"],
+            registry=r,
+        )
+        self.coordination_up = Gauge(
+            "dg_coordination_up", "1 when the shared backend answers, else 0", registry=r
+        )
+        self.stats_lease_events = Counter(
+            "dg_stats_lease_events", "Lease acquisitions, losses and waits", ["event"], registry=r
+        )
+        # HTTP
+        self.http_requests = Counter(
+            "dg_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.http_request_seconds = Histogram(
+            "dg_http_request_seconds",
+            "HTTP request duration",
+            ["method", "route"],
+            buckets=_FAST,
+            registry=r,
+        )

@@ -1,0 +1,150 @@
+"""The ObjectStore interface: everything Glider needs from S3, and nothing botocore-shaped.
+
+Implementations translate their library's failures into `app.errors`:
+BucketNotFound / ObjectNotFound, AlreadyExists (lost If-None-Match), AccessDenied,
+StorageUnavailable (unreachable, 5xx, timeouts). Every method is thread-safe.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from app.errors import GliderError
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """One LIST entry. `etag` is the opaque quoted-or-not string S3 returned, unquoted."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectHead:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    objects: tuple[ObjectInfo, ...]
+    common_prefixes: tuple[str, ...]
+    next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeadResult:
+    """Outcome of one HEAD in a batch: exactly one of `head` and `error` is set."""
+
+    key: str
+    head: ObjectHead | None = None
+    error: GliderError | None = None
+
+
+class ObjectStore(abc.ABC):
+    """Blocking object-store operations. Keys are bucket-relative; metadata keys lower-case."""
+
+    @abc.abstractmethod
+    def create_bucket(self, bucket: str) -> None:
+        """Create `bucket`; succeed quietly when it already exists and is ours."""
+
+    @abc.abstractmethod
+    def head_bucket(self, bucket: str) -> None:
+        """Raise BucketNotFound, AccessDenied or StorageUnavailable; return None when usable."""
+
+    @abc.abstractmethod
+    def head(self, bucket: str, key: str) -> ObjectHead:
+        """Raise ObjectNotFound (or BucketNotFound) when absent."""
+
+    @abc.abstractmethod
+    def list_page(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        delimiter: str | None = None,
+        continuation_token: str | None = None,
+        max_keys: int = 1000,
+    ) -> ListPage:
+        """One page of a ListObjectsV2 in key order. Raise BucketNotFound for a missing bucket."""
+
+    def iter_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under `prefix`, page by page as they arrive (constant memory)."""
+        token: str | None = None
+        while True:
+            page = self.list_page(bucket, prefix, continuation_token=token)
+            yield from page.objects
+            if page.next_token is None:
+                return
+            token = page.next_token
+
+    def head_many(self, bucket: str, keys: Iterable[str], concurrency: int = 32) -> Iterator[HeadResult]:
+        """HEAD many keys on a bounded pool; results arrive in completion order.
+
+        The default is sequential; implementations override it with a faster path.
+        """
+        del concurrency
+        for key in keys:
+            try:
+                yield HeadResult(key, head=self.head(bucket, key))
+            except GliderError as err:
+                yield HeadResult(key, error=err)
+
+    @abc.abstractmethod
+    def put_file(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
+        metadata: Mapping[str, str],
+        *,
+        if_none_match: bool = False,
+        content_type: str = "application/octet-stream",
+    ) -> str:
+        """Upload a local file (multipart when large); return the new ETag.
+
+        With `if_none_match` the write succeeds only if `key` does not exist; otherwise
+        AlreadyExists is raised and nothing is changed. A failed upload leaves no object.
+        """
+
+    @abc.abstractmethod
+    def put_bytes(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        if_none_match: bool = False,
+        content_type: str = "application/octet-stream",
+    ) -> str:
+        """Upload a small in-memory body; same contract as put_file."""
+
+    @abc.abstractmethod
+    def get_to_file(
+        self, bucket: str, key: str, dest: Path, *, if_none_match: str | None = None
+    ) -> ObjectHead | None:
+        """Stream an object into `dest` (created or truncated) in chunks.
+
+        With `if_none_match=<etag>`, return None and leave `dest` untouched when the object's
+        ETag still equals it (a 304). A body cut short raises IntegrityError.
+        """
+
+    @abc.abstractmethod
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        """Read a small object whole (stats documents, manifests)."""
+
+    @abc.abstractmethod
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete `key`; deleting a missing key is not an error (S3 semantics)."""

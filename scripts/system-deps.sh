@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Debian packages Glider needs, only when missing. Usage: system-deps.sh [runtime|test]
+# runtime: xdelta3 (the codec). test: also redis-server, prometheus (promtool), chromium, zstd.
+set -euo pipefail
+profile="${1:-runtime}"
+need=()
+command -v xdelta3 >/dev/null || need+=(xdelta3)
+command -v zstd >/dev/null || need+=(zstd)
+if [ "$profile" = "test" ]; then
+  command -v redis-server >/dev/null || need+=(redis-server)
+  command -v prometheus >/dev/null || need+=(prometheus)
+  command -v chromium >/dev/null || need+=(chromium)
+fi
+[ "${#need[@]}" -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
+echo "installing system packages: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
