@@ -1,0 +1,1 @@
+"""Local caches of deltaspace references: memory LRU, content-addressed disk, encrypted wrapper."""
