@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from app.storage.base import ObjectStore
+from app.storage.memory import MemoryObjectStore
+from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
 
 _counter = itertools.count()
@@ -45,3 +48,33 @@ def seaweed() -> Iterator[S3Endpoint]:
 
 def unique_bucket_name(tag: str = "t") -> str:
     return f"{tag}-{next(_counter)}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def s3_store(seaweed: S3Endpoint) -> Iterator[S3ObjectStore]:
+    """One S3ObjectStore (one pooled client) on the session's SeaweedFS, default tuning."""
+    store = S3ObjectStore(seaweed.endpoint_url, seaweed.region, seaweed.access_key, seaweed.secret_key)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def bucket(s3_store: S3ObjectStore) -> str:
+    """A fresh, empty bucket on the session's SeaweedFS."""
+    name = unique_bucket_name()
+    s3_store.create_bucket(name)
+    return name
+
+
+@pytest.fixture(params=["s3", "memory"])
+def any_store(request: pytest.FixtureRequest) -> tuple[ObjectStore, str]:
+    """`(store, bucket)` for contract tests: every ObjectStore implementation, a fresh bucket each.
+
+    The S3 variant starts SeaweedFS only when a test actually asks for it.
+    """
+    if request.param == "s3":
+        return request.getfixturevalue("s3_store"), request.getfixturevalue("bucket")
+    store = MemoryObjectStore()
+    name = unique_bucket_name()
+    store.create_bucket(name)
+    return store, name

@@ -86,6 +86,8 @@ class SeaweedServer:
             f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}", f"-metricsIp={LOOPBACK}",
             "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
             "-master.volumeSizeLimitMB=256",
+            # Like AWS: a PUT into a missing bucket is NoSuchBucket, not a silently created bucket.
+            "-s3.autoCreateBucket=false",
             *(f"-{flag}={port}" for flag, port in ports.items()),
         ]  # fmt: skip
         env = {
