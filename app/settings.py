@@ -72,7 +72,7 @@ class EngineSettings(_Group):
 
     max_ratio: float = Field(0.5, gt=0, le=1, description="Largest delta/original ratio kept as a delta")
     codec: Literal["xdelta3", "zstd"] = Field("xdelta3", description="Delta codec for new uploads")
-    xdelta_level: int = Field(1, ge=0, le=9, description="xdelta3 compression level (-N)")
+    xdelta_level: int = Field(3, ge=0, le=9, description="xdelta3 level; 3 measured best (bench/RESULTS.md)")
     xdelta_secondary: Literal["none", "djw", "fgk", "lzma"] = "none"
     codec_memory_mb: int = Field(2048, ge=64, description="Largest source window the codec may use")
     codec_timeout_seconds: float = Field(600.0, gt=0)
@@ -176,6 +176,8 @@ class AssetSettings(_Group):
         (), validation_alias=AliasChoices("DG_IMMUTABLE_BUCKETS", "DG_ASSET_IMMUTABLE_BUCKETS")
     )
     prefill_concurrency: int = Field(8, ge=1)
+    server_url: str | None = Field(None, description="Fetch assets through this Glider server instead of S3")
+    server_token: SecretStr | None = Field(None, description="Bearer token (read scope) for server_url")
 
     _split = field_validator("immutable_buckets", mode="before")(_split_commas)
 
