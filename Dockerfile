@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+# Glider image: the FastAPI service on uvicorn, xdelta3 from Debian, running as an unprivileged user.
+# Build:  docker build -t glider:0.1.0 .
+# The base is pinned by tag (Python 3.11 on Debian 12); both stages use the same one so the virtualenv
+# built in the first stage runs unchanged in the second.
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+
+# --- build: a self-contained virtualenv in /opt/glider -------------------------------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+RUN python -m venv /opt/glider
+# Metadata first, then the package: pip resolves dependencies from pyproject.toml.
+COPY pyproject.toml README.md ./
+COPY app ./app
+RUN /opt/glider/bin/pip install --no-cache-dir . \
+    && /opt/glider/bin/python -c "import app.main"
+
+# --- runtime -------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="glider" \
+      org.opencontainers.image.description="Build-artifact storage on S3 with binary delta compression"
+
+# xdelta3 is the delta codec (a subprocess); pinned to the Debian 12 version the tests run against.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends xdelta3=3.0.11-dfsg-1.2 \
+    && rm -rf /var/lib/apt/lists/*
+
+# A fixed numeric uid/gid so Kubernetes' runAsNonRoot can verify it and volumes can be chowned.
+RUN groupadd --system --gid 10001 glider \
+    && useradd --system --uid 10001 --gid glider --home-dir /nonexistent --no-create-home \
+       --shell /usr/sbin/nologin glider \
+    && install -d -o glider -g glider -m 0750 /var/cache/glider
+
+COPY --from=build /opt/glider /opt/glider
+
+# Writable places only: /tmp (upload spooling, rebuilds) and the reference cache directory; the
+# root filesystem can be mounted read-only. A container never starts its own SeaweedFS: S3 comes
+# from AWS_ENDPOINT_URL / AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+ENV PATH=/opt/glider/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DG_CACHE_DIR=/var/cache/glider \
+    DG_EMBEDDED_S3=false
+
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 8080
+
+# Liveness only (no S3 round trip): readiness is for the orchestrator's /readyz probe.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
+
+ENTRYPOINT ["uvicorn", "--factory", "app.main:create_app", "--host", "0.0.0.0", "--port", "8080"]
