@@ -31,17 +31,24 @@ class CacheCounters:
 
 class ReferenceCache(abc.ABC):
     @abc.abstractmethod
-    def open(self, space_id: str, sha256: str) -> AbstractContextManager[Path] | None:
+    def open(self, space_id: str, sha256: str, *, verify: bool = True) -> AbstractContextManager[Path] | None:
         """On a hit, a context manager yielding a plaintext file whose bytes hash to `sha256`.
 
         The path is valid only inside the `with` block (an encrypted cache deletes its
         decrypted copy on exit). Returns None on a miss. A stored entry whose bytes no longer
-        match is evicted and IntegrityError is raised.
+        match is evicted and IntegrityError is raised (from `open`, before anything is yielded).
+
+        `verify=False` is only for a wrapper that authenticates the bytes itself (the encrypted
+        cache stores ciphertext, whose hash is not `sha256`): the key is then just a name.
         """
 
     @abc.abstractmethod
-    def put(self, space_id: str, sha256: str, source: Path) -> None:
-        """Store a copy of `source` (left untouched). Entries over the budget are not kept."""
+    def put(self, space_id: str, sha256: str, source: Path, *, verify: bool = True) -> None:
+        """Store a copy of `source` (left untouched). Entries over the budget are not kept.
+
+        With `verify` (the default) a source whose bytes do not hash to `sha256` raises
+        IntegrityError and nothing is stored; `verify=False` as for `open`.
+        """
 
     @abc.abstractmethod
     def evict(self, space_id: str, sha256: str) -> bool:
