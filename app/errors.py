@@ -72,7 +72,14 @@ class StorageUnavailable(GliderError):
 
 
 class CoordinationUnavailable(GliderError):
-    """The shared coordination backend (Redis) cannot be reached."""
+    """The shared coordination backend (Redis) cannot be reached or failed.
+
+    `reason` is one of a fixed set ("connection", "timeout", "error") usable as a metric label.
+    """
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ComputationPending(GliderError):
