@@ -1,1 +1,158 @@
-"""Placeholder: filled in by the service issue."""
+"""The one place that picks implementations: Settings in, a ready `Services` bundle out.
+
+Chooses the object store (S3 from Settings.s3 / the standard AWS chain, or an embedded SeaweedFS
+when no endpoint is configured and DG_EMBEDDED_S3 is on), the delta codec, the reference cache
+(memory or filesystem, encrypted unless DG_CACHE_ENCRYPTION=false), and wires the engine, the
+stats service and the use cases. Everything that needs closing goes on `Services.resources`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.api.context import Services
+from app.caches.base import ReferenceCache
+from app.caches.encrypted import EncryptedReferenceCache
+from app.caches.filesystem import FilesystemReferenceCache
+from app.caches.keys import parse_encryption_key
+from app.caches.memory import MemoryReferenceCache
+from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
+from app.engine.codec import DeltaCodec, XDelta3Codec
+from app.engine.engine import DeltaEngine
+from app.engine.references import ReferenceProvider
+from app.errors import InvalidInput
+from app.observability.metrics import Metrics
+from app.services.maintenance import MaintenanceService
+from app.services.objects import ObjectService
+from app.services.readiness import Readiness, s3_check
+from app.services.stats import StatsService
+from app.services.upload import UploadService
+from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
+from app.storage.base import ObjectStore
+from app.storage.s3 import S3ObjectStore
+from app.storage.seaweed import SeaweedServer
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class S3Target:
+    endpoint_url: str | None
+    access_key_id: str | None
+    secret_access_key: str | None
+    embedded: bool
+
+
+def embedded_data_dir() -> Path:
+    return default_cache_root() / "seaweed"
+
+
+def s3_target(settings: Settings, resources: contextlib.ExitStack) -> S3Target:
+    """Where S3 is: configured, the standard AWS chain, or an embedded SeaweedFS started here."""
+    s3 = settings.s3
+    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
+    if s3.endpoint_url or not settings.server.embedded_s3:
+        return S3Target(s3.endpoint_url, s3.access_key_id, secret, embedded=False)
+    server = SeaweedServer(data_dir=embedded_data_dir())
+    resources.enter_context(server)
+    log.info("no S3 endpoint configured: started embedded SeaweedFS at %s", server.endpoint_url)
+    return S3Target(server.endpoint_url, server.access_key, server.secret_key, embedded=True)
+
+
+def build_store(s3: S3Settings, target: S3Target) -> S3ObjectStore:
+    return S3ObjectStore(
+        target.endpoint_url,
+        s3.region,
+        target.access_key_id,
+        target.secret_access_key,
+        addressing_style=s3.addressing_style,
+        max_pool_connections=s3.max_pool_connections,
+        multipart_threshold_bytes=s3.multipart_threshold_mb * MiB,
+        multipart_chunk_bytes=s3.multipart_chunk_mb * MiB,
+        connect_timeout=s3.connect_timeout_seconds,
+        read_timeout=s3.read_timeout_seconds,
+        max_attempts=s3.max_attempts,
+    )
+
+
+def build_codec(engine: EngineSettings) -> DeltaCodec:
+    if engine.codec != "xdelta3":
+        raise InvalidInput(f"DG_CODEC={engine.codec} is not available in this build; use xdelta3")
+    return XDelta3Codec(
+        level=engine.xdelta_level,
+        secondary=engine.xdelta_secondary,
+        memory_budget_bytes=engine.codec_memory_mb * MiB,
+        timeout=engine.codec_timeout_seconds,
+    )
+
+
+def build_reference_cache(cache: CacheSettings, work_dir: Path | None) -> ReferenceCache:
+    inner: ReferenceCache
+    if cache.backend == "memory":
+        inner = MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+    else:
+        root = cache.dir if cache.dir is not None else default_cache_root() / "references"
+        inner = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * MiB)
+    if not cache.encryption:
+        return inner
+    key = parse_encryption_key(cache.encryption_key.get_secret_value()) if cache.encryption_key else None
+    if key is None:
+        log.info("reference cache encrypted with a per-process key (set DG_CACHE_ENCRYPTION_KEY to keep it)")
+    return EncryptedReferenceCache(inner, key, work_dir=work_dir)
+
+
+def build_services(settings: Settings, metrics: Metrics) -> Services:
+    """Blocking (may start SeaweedFS and touch S3). On failure everything started is stopped."""
+    resources = contextlib.ExitStack()
+    with resources:
+        target = s3_target(settings, resources)
+        store = build_store(settings.s3, target)
+        resources.callback(store.close)
+        if target.embedded:
+            store.create_bucket(settings.server.default_bucket)
+        return assemble(store, settings, metrics, resources.pop_all())
+
+
+def assemble(
+    store: ObjectStore,
+    settings: Settings,
+    metrics: Metrics,
+    resources: contextlib.ExitStack | None = None,
+) -> Services:
+    """Wire everything above a ready object store (tests pass an in-memory one)."""
+    work_dir = settings.engine.work_dir
+    references = ReferenceProvider(
+        store, build_reference_cache(settings.cache, work_dir), work_dir=work_dir, metrics=metrics
+    )
+    engine = DeltaEngine(
+        store,
+        build_codec(settings.engine),
+        references,
+        max_ratio=settings.engine.max_ratio,
+        delta_extensions=settings.engine.delta_extensions or DEFAULT_DELTA_EXTENSIONS,
+        work_dir=work_dir,
+        metrics=metrics,
+    )
+    stats = StatsService(
+        store,
+        metrics=metrics,
+        head_concurrency=settings.stats.head_concurrency,
+        fresh_seconds=settings.stats.fresh_seconds,
+    )
+    return Services(
+        metrics=metrics,
+        uploads=UploadService(
+            engine, stats, metrics, max_bytes=settings.server.max_upload_mb * MiB, work_dir=work_dir
+        ),
+        objects=ObjectService(engine, stats, work_dir=work_dir),
+        stats=stats,
+        maintenance=MaintenanceService(engine, metrics),
+        readiness=Readiness({"s3": s3_check(store, settings.server.default_bucket)}),
+        default_bucket=settings.server.default_bucket,
+        resources=resources if resources is not None else contextlib.ExitStack(),
+    )

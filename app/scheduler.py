@@ -1,1 +1,112 @@
-"""Placeholder: filled in by the service issue."""
+"""Background jobs (APScheduler 3.x): clear reference caches, warm bucket stats.
+
+Each job runs at most once at a time (`max_instances=1`), missed runs coalesce into one, and a
+run later than `misfire_grace_seconds` is skipped. Every run ends in exactly one log line and one
+`dg_job_runs_total{job,status}` increment; a failure never stops the schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from app.api.context import Services
+from app.errors import GliderError, InvalidInput
+from app.services.maintenance import ClearTrigger
+from app.settings import SchedulerSettings
+from app.stats.model import StatsMode
+
+log = logging.getLogger(__name__)
+
+CLEAR_CACHE = "clear_cache"
+WARM_STATS = "warm_stats"
+
+
+def run_job(services: Services, job: str, work: Callable[[], str]) -> bool:
+    """Run one job body; count and log its outcome. `work` returns a one-line summary."""
+    began = time.perf_counter()
+    try:
+        summary = work()
+    except GliderError as err:
+        services.metrics.job_runs.labels(job, "failure").inc()
+        log.warning("job %s failed after %.2fs: %s: %s", job, time.perf_counter() - began,
+                    type(err).__name__, err)  # fmt: skip
+        return False
+    except Exception:  # the scheduler's edge: an unexpected bug must not kill the schedule
+        services.metrics.job_runs.labels(job, "failure").inc()
+        log.exception("job %s crashed after %.2fs", job, time.perf_counter() - began)
+        return False
+    services.metrics.job_runs.labels(job, "success").inc()
+    services.metrics.job_last_success.labels(job).set(time.time())
+    log.info("job %s succeeded in %.2fs: %s", job, time.perf_counter() - began, summary)
+    return True
+
+
+def clear_cache_job(services: Services) -> str:
+    result = services.maintenance.clear_cache(ClearTrigger.SCHEDULE)
+    return f"{result.bytes_freed} bytes, {result.entries_freed} entries freed"
+
+
+def warm_stats_job(services: Services, buckets: tuple[str, ...], modes: tuple[StatsMode, ...]) -> str:
+    """Bring every (bucket, mode) up to date; all pairs are tried, the first error is raised after."""
+    failures: list[GliderError] = []
+    outcomes: list[str] = []
+    for bucket in buckets:
+        for mode in modes:
+            try:
+                result = services.stats.get(bucket, mode)
+                outcomes.append(f"{bucket}/{mode.value}={result.cache.value}")
+            except GliderError as err:
+                failures.append(err)
+                outcomes.append(f"{bucket}/{mode.value}=error")
+    if failures:
+        raise type(failures[0])(f"{len(failures)} of {len(outcomes)} failed ({', '.join(outcomes)})")
+    return ", ".join(outcomes)
+
+
+def parse_modes(names: tuple[str, ...]) -> tuple[StatsMode, ...]:
+    try:
+        return tuple(StatsMode(name) for name in names)
+    except ValueError as err:
+        raise InvalidInput(f"DG_WARM_MODES: {err}; use quick, sampled or detailed") from err
+
+
+def build_scheduler(config: SchedulerSettings, services: Services) -> BackgroundScheduler:
+    """A scheduler with the configured jobs added (not started). Intervals of 0 disable a job."""
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        executors={"default": ThreadPoolExecutor(max_workers=2)},
+        job_defaults={
+            "max_instances": 1,
+            "coalesce": True,
+            "misfire_grace_time": config.misfire_grace_seconds,
+        },
+    )
+    if config.clear_cache_interval > 0:
+        scheduler.add_job(
+            run_job,
+            "interval",
+            args=(services, CLEAR_CACHE, lambda: clear_cache_job(services)),
+            seconds=config.clear_cache_interval,
+            id=CLEAR_CACHE,
+            name=CLEAR_CACHE,
+        )
+    modes = parse_modes(config.warm_modes)
+    if config.warm_interval > 0 and config.warm_buckets and modes:
+        buckets = config.warm_buckets
+        scheduler.add_job(
+            run_job,
+            "interval",
+            args=(services, WARM_STATS, lambda: warm_stats_job(services, buckets, modes)),
+            seconds=config.warm_interval,
+            # Warm once right after start so the first dashboard load is already a hit.
+            next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+            id=WARM_STATS,
+            name=WARM_STATS,
+        )
+    return scheduler

@@ -1,0 +1,58 @@
+"""Readiness: can this replica serve? Each dependency is one named check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from app.errors import AccessDenied, BucketNotFound, GliderError
+from app.storage.base import ObjectStore
+
+Check = Callable[[], str]
+"""Returns a short detail when the dependency is usable; raises a GliderError when it is not."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessReport:
+    ready: bool
+    checks: tuple[CheckOutcome, ...]
+
+
+class Readiness:
+    def __init__(self, checks: Mapping[str, Check]) -> None:
+        self._checks = dict(checks)
+
+    def with_check(self, name: str, check: Check) -> Readiness:
+        """A copy with one more check (the coordination backend adds its own)."""
+        return Readiness({**self._checks, name: check})
+
+    def check(self) -> ReadinessReport:
+        outcomes: list[CheckOutcome] = []
+        for name, check in self._checks.items():
+            try:
+                outcomes.append(CheckOutcome(name, True, check()))
+            except GliderError as err:
+                outcomes.append(CheckOutcome(name, False, f"{type(err).__name__}: {err}"))
+        return ReadinessReport(all(o.ok for o in outcomes), tuple(outcomes))
+
+
+def s3_check(store: ObjectStore, bucket: str) -> Check:
+    """S3 answers HEAD on `bucket`. A missing bucket still proves S3 is reachable."""
+
+    def check() -> str:
+        try:
+            store.head_bucket(bucket)
+        except BucketNotFound:
+            return f"reachable; bucket {bucket!r} does not exist yet"
+        except AccessDenied as err:
+            raise AccessDenied(f"credentials refused on bucket {bucket!r}") from err
+        return "reachable"
+
+    return check
