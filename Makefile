@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-stats bench-cache bench-service openapi system-deps clean
+.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-stats bench-cache bench-service openapi system-deps clean docs
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,9 @@ imports:
 
 pytest:
 	$(BIN)/pytest --cov=app --cov-report=term $(PYTEST_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/glider config table --write README.md
 
 openapi: $(STAMP)
 	$(BIN)/python -m app.api.openapi_export > openapi/openapi.json

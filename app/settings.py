@@ -47,24 +47,34 @@ class S3Settings(_Group):
     endpoint_url: str | None = Field(
         None,
         validation_alias=AliasChoices("DG_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+        description="S3 endpoint; unset: AWS, or embedded SeaweedFS when DG_EMBEDDED_S3 is on",
     )
     region: str = Field(
         "us-east-1",
         validation_alias=AliasChoices("DG_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="S3 region used to sign requests",
     )
     access_key_id: str | None = Field(
-        None, validation_alias=AliasChoices("DG_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")
+        None,
+        validation_alias=AliasChoices("DG_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+        description="S3 access key; unset: the standard AWS credential chain",
     )
     secret_access_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("DG_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
+        None,
+        validation_alias=AliasChoices("DG_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+        description="S3 secret key paired with the access key",
     )
-    addressing_style: Literal["path", "virtual", "auto"] = "path"
-    max_pool_connections: int = Field(64, ge=1)
-    multipart_threshold_mb: int = Field(64, ge=5)
-    multipart_chunk_mb: int = Field(16, ge=5)
-    connect_timeout_seconds: float = Field(5.0, gt=0)
-    read_timeout_seconds: float = Field(60.0, gt=0)
-    max_attempts: int = Field(3, ge=1)
+    addressing_style: Literal["path", "virtual", "auto"] = Field(
+        "path", description="Bucket addressing in URLs (path suits SeaweedFS and MinIO)"
+    )
+    max_pool_connections: int = Field(64, ge=1, description="Most connections open to S3 at once")
+    multipart_threshold_mb: int = Field(
+        64, ge=5, description="Objects larger than this are uploaded in parts"
+    )
+    multipart_chunk_mb: int = Field(16, ge=5, description="Part size of multipart uploads")
+    connect_timeout_seconds: float = Field(5.0, gt=0, description="Timeout to connect to S3")
+    read_timeout_seconds: float = Field(60.0, gt=0, description="Timeout waiting for S3 to answer")
+    max_attempts: int = Field(3, ge=1, description="Attempts per S3 request, retries included")
 
 
 class EngineSettings(_Group):
@@ -73,10 +83,14 @@ class EngineSettings(_Group):
     max_ratio: float = Field(0.5, gt=0, le=1, description="Largest delta/original ratio kept as a delta")
     codec: Literal["xdelta3", "zstd"] = Field("xdelta3", description="Delta codec for new uploads")
     xdelta_level: int = Field(3, ge=0, le=9, description="xdelta3 level; 3 measured best (bench/RESULTS.md)")
-    xdelta_secondary: Literal["none", "djw", "fgk", "lzma"] = "none"
-    codec_memory_mb: int = Field(2048, ge=64, description="Largest source window the codec may use")
-    codec_timeout_seconds: float = Field(600.0, gt=0)
-    delta_extensions: CommaList = ()
+    xdelta_secondary: Literal["none", "djw", "fgk", "lzma"] = Field(
+        "none", description="xdelta3 secondary compressor (-S); none is fastest"
+    )
+    codec_memory_mb: int = Field(256, ge=64, description="Resident memory the codec process may use")
+    codec_timeout_seconds: float = Field(600.0, gt=0, description="Longest a single encode or decode may run")
+    delta_extensions: CommaList = Field(
+        (), description="File suffixes stored as deltas (e.g. .zip,.tar.gz); unset: the built-in list"
+    )
     work_dir: Path | None = Field(None, description="Temporary files for uploads and rebuilds")
 
     _split = field_validator("delta_extensions", mode="before")(_split_commas)
@@ -85,33 +99,47 @@ class EngineSettings(_Group):
 class CacheSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_CACHE_", extra="ignore", populate_by_name=True)
 
-    backend: Literal["filesystem", "memory"] = "filesystem"
-    memory_size_mb: int = Field(512, ge=1)
-    disk_size_mb: int = Field(10240, ge=1)
-    dir: Path | None = None
-    encryption_key: SecretStr | None = None
-    encryption: bool = True
+    backend: Literal["filesystem", "memory"] = Field("filesystem", description="Where references are cached")
+    memory_size_mb: int = Field(512, ge=1, description="Budget of the memory backend (LRU by bytes)")
+    disk_size_mb: int = Field(10240, ge=1, description="Budget of the filesystem backend (LRU by bytes)")
+    dir: Path | None = Field(
+        None, description="Filesystem cache directory; unset: <user cache>/glider/references"
+    )
+    encryption_key: SecretStr | None = Field(
+        None, description="Persistent encryption key (format in the README); unset: a per-process key"
+    )
+    encryption: bool = Field(True, description="Encrypt cached references at rest")
 
 
 class StatsSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_STATS_", extra="ignore", populate_by_name=True)
 
-    fresh_seconds: float = Field(30.0, ge=0)
-    max_stale_seconds: float = Field(3600.0, ge=0)
-    head_concurrency: int = Field(64, ge=1, le=1024)
+    fresh_seconds: float = Field(
+        30.0, ge=0, description="Stats validated this recently are served without a LIST"
+    )
+    max_stale_seconds: float = Field(
+        3600.0, ge=0, description="Oldest stats ever served while a recomputation runs"
+    )
+    head_concurrency: int = Field(
+        64, ge=1, le=1024, description="Parallel HEAD requests while computing stats"
+    )
     wait_seconds: float = Field(20.0, gt=0, description="How long a request waits for another's computation")
-    lease_seconds: float = Field(15.0, gt=0)
-    retry_backoff_seconds: float = Field(5.0, gt=0)
+    lease_seconds: float = Field(
+        15.0, gt=0, description="Single-flight lease length; renewed while computing"
+    )
+    retry_backoff_seconds: float = Field(
+        5.0, gt=0, description="First back-off after a failed background revalidation (doubles)"
+    )
 
 
 class SchedulerSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_", extra="ignore", populate_by_name=True)
 
     clear_cache_interval: float = Field(7200.0, ge=0, description="Seconds between cache clears; 0 disables")
-    warm_buckets: CommaList = ()
-    warm_modes: CommaList = ("quick", "sampled")
+    warm_buckets: CommaList = Field((), description="Buckets whose stats the warm_stats job keeps fresh")
+    warm_modes: CommaList = Field(("quick", "sampled"), description="Stats modes the warm_stats job computes")
     warm_interval: float = Field(300.0, ge=0, description="Seconds between stats warm-ups; 0 disables")
-    misfire_grace_seconds: int = Field(60, ge=1)
+    misfire_grace_seconds: int = Field(60, ge=1, description="A job run delayed by more than this is skipped")
 
     _split = field_validator("warm_buckets", "warm_modes", mode="before")(_split_commas)
 
@@ -119,21 +147,31 @@ class SchedulerSettings(_Group):
 class RedisSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_REDIS_", extra="ignore", populate_by_name=True)
 
-    url: SecretStr | None = None
-    key_prefix: str = "glider:"
-    socket_timeout_seconds: float = Field(2.0, gt=0)
+    url: SecretStr | None = Field(
+        None, description="Redis for coordination across replicas (redis://...); unset: in-process only"
+    )
+    key_prefix: str = Field("glider:", description="Prefix of every Redis key Glider writes")
+    socket_timeout_seconds: float = Field(
+        2.0, gt=0, description="Redis operation timeout (then in-process fallback)"
+    )
 
 
 class AuthSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_AUTH_", extra="ignore", populate_by_name=True)
 
-    enabled: bool = True
-    tokens: SecretStr | None = Field(None, validation_alias=AliasChoices("DG_API_TOKENS", "DG_AUTH_TOKENS"))
-    tokens_file: Path | None = Field(
-        None, validation_alias=AliasChoices("DG_API_TOKENS_FILE", "DG_AUTH_TOKENS_FILE")
+    enabled: bool = Field(True, description="Require bearer tokens (false: no auth; local development only)")
+    tokens: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DG_API_TOKENS", "DG_AUTH_TOKENS"),
+        description='Tokens and scopes as JSON: {"token": ["upload", "read", "admin"]}',
     )
-    open_metrics: bool = True
-    open_health: bool = True
+    tokens_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("DG_API_TOKENS_FILE", "DG_AUTH_TOKENS_FILE"),
+        description="File holding the same JSON (DG_API_TOKENS wins when both are set)",
+    )
+    open_metrics: bool = Field(True, description="/metrics answers without a token")
+    open_health: bool = Field(True, description="/healthz and /readyz answer without a token")
 
     def token_scopes(self) -> dict[str, frozenset[str]]:
         """Parse `{"token": ["scope", ...]}` from the env value or the file (env wins)."""
@@ -151,31 +189,45 @@ class AuthSettings(_Group):
 class ServerSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_", extra="ignore", populate_by_name=True)
 
-    host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
-    max_upload_mb: int = Field(4096, ge=1)
-    worker_threads: int = Field(32, ge=1)
+    host: str = Field("127.0.0.1", description="Interface `glider serve` binds")
+    port: int = Field(8080, ge=0, le=65535, description="Port `glider serve` listens on")
+    max_upload_mb: int = Field(4096, ge=1, description="Largest upload accepted (413 above it)")
+    worker_threads: int = Field(
+        32, ge=1, description="Threads running blocking work (S3, codec, hashing) for requests"
+    )
     embedded_s3: bool = Field(True, description="Start SeaweedFS when no S3 endpoint is configured")
-    default_bucket: str = "artifacts"
+    default_bucket: str = Field("artifacts", description="Bucket that --embedded creates and /readyz checks")
 
 
 class LogSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_LOG_", extra="ignore", populate_by_name=True)
 
-    level: str = "INFO"
-    json_format: bool = Field(True, validation_alias=AliasChoices("DG_LOG_JSON", "DG_LOG_JSON_FORMAT"))
+    level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR")
+    json_format: bool = Field(
+        True,
+        validation_alias=AliasChoices("DG_LOG_JSON", "DG_LOG_JSON_FORMAT"),
+        description="One JSON object per log line (false: plain text)",
+    )
 
 
 class AssetSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_ASSET_", extra="ignore", populate_by_name=True)
 
-    cache_dir: Path | None = None
-    max_age_seconds: float = Field(86400.0, ge=0)
-    max_stale_seconds: float = Field(7 * 86400.0, ge=0)
-    immutable_buckets: CommaList = Field(
-        (), validation_alias=AliasChoices("DG_IMMUTABLE_BUCKETS", "DG_ASSET_IMMUTABLE_BUCKETS")
+    cache_dir: Path | None = Field(
+        None, description="Asset cache directory; unset: <user cache>/glider/assets"
     )
-    prefill_concurrency: int = Field(8, ge=1)
+    max_age_seconds: float = Field(
+        86400.0, ge=0, description="Revalidate a local copy older than this (0: on every fetch)"
+    )
+    max_stale_seconds: float = Field(
+        7 * 86400.0, ge=0, description="Use a local copy up to this old when S3 is unreachable"
+    )
+    immutable_buckets: CommaList = Field(
+        (),
+        validation_alias=AliasChoices("DG_IMMUTABLE_BUCKETS", "DG_ASSET_IMMUTABLE_BUCKETS"),
+        description="Buckets whose assets are never revalidated",
+    )
+    prefill_concurrency: int = Field(8, ge=1, description="Parallel downloads of `glider prefill`")
     server_url: str | None = Field(None, description="Fetch assets through this Glider server instead of S3")
     server_token: SecretStr | None = Field(None, description="Bearer token (read scope) for server_url")
 

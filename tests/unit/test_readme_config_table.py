@@ -1,0 +1,265 @@
+"""The README stays true to the code.
+
+- Its configuration section is exactly the table generated from `app.settings.Settings`
+  (`make docs` rewrites it), every variable named there is one Settings really reads, and no
+  secret is ever printed by `glider config`.
+- Its first fenced block holds the two fresh-machine commands, `make run` and `make test`.
+- It documents every HTTP route, every CLI command, every problem type with its status, every
+  exit status of the CLI and every alert rule, so a new one cannot land undocumented.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import typing
+from pathlib import Path
+
+import annotated_types
+import click
+import pytest
+import yaml
+from click.testing import CliRunner
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
+
+from app.api.openapi_export import openapi_document
+from app.api.problems import PROBLEMS
+from app.cli.config import (
+    END_MARKER,
+    MASK,
+    START_MARKER,
+    ConfigVar,
+    config_vars,
+    extract_section,
+    format_value,
+    render_table,
+    replace_section,
+)
+from app.cli.main import cli
+from app.cli.output import EXIT_CODES
+from app.errors import InvalidInput
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
+ENV_PREFIXES = ("DG_", "AWS_")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No DG_* / AWS_* variable from the machine leaks into Settings."""
+    for name in list(os.environ):
+        if name.upper().startswith(ENV_PREFIXES):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def readme() -> str:
+    return README.read_text(encoding="utf-8")
+
+
+# -- the configuration table ---------------------------------------------------------------------
+
+
+def test_readme_configuration_section_is_the_generated_table() -> None:
+    assert extract_section(readme()) == render_table(), "the README's table is out of date: run `make docs`"
+
+
+def test_every_setting_has_a_description_and_an_env_name() -> None:
+    rows = config_vars()
+    assert len(rows) >= 50
+    undocumented = [f"{r.group}.{r.field}" for r in rows if not r.description]
+    assert not undocumented, f"add description= in app/settings.py for {undocumented}"
+    names = [name for r in rows for name in r.names]
+    assert len(names) == len(set(names)), "two settings read the same variable"
+    assert {"DG_API_TOKENS", "DG_CACHE_ENCRYPTION_KEY", "AWS_ENDPOINT_URL", "DG_MAX_RATIO"} <= set(names)
+
+
+def _field_info(row: ConfigVar) -> FieldInfo:
+    group = Settings.model_fields[row.group].annotation
+    assert isinstance(group, type)
+    info = group.model_fields[row.field]  # type: ignore[attr-defined]
+    assert isinstance(info, FieldInfo)
+    return info
+
+
+def _sample(row: ConfigVar, default: object) -> str:
+    """An environment value for the row that Settings accepts and that differs from the default."""
+    info = _field_info(row)
+    annotation = info.annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    base = args[0] if len(args) == 1 and typing.get_origin(annotation) is not typing.Literal else annotation
+    if typing.get_origin(base) is typing.Literal:
+        return str(next(choice for choice in typing.get_args(base) if choice != default))
+    if base is bool:
+        return "false" if default else "true"
+    if base is int:
+        assert isinstance(default, int)
+        upper = min((m.le for m in info.metadata if isinstance(m, annotated_types.Le)), default=None)
+        return str(default - 1 if upper is not None and default >= upper else default + 1)
+    if base is float:
+        return "0.25" if row.field == "max_ratio" else "7.5"
+    if typing.get_origin(base) is tuple:
+        return "quick,detailed" if row.field == "warm_modes" else "alpha,beta"
+    if base is Path:
+        return "/srv/glider-sample"
+    return "sample-value"
+
+
+def _params() -> list[tuple[ConfigVar, str]]:
+    return [(row, name) for row in config_vars() for name in row.names]
+
+
+@pytest.mark.parametrize(("row", "name"), _params(), ids=[name for _, name in _params()])
+def test_every_variable_in_the_table_is_read_by_settings(
+    clean_env: pytest.MonkeyPatch, row: ConfigVar, name: str
+) -> None:
+    default = getattr(getattr(Settings(), row.group), row.field)
+    text = _sample(row, default)
+    clean_env.setenv(name, text)
+    value = getattr(getattr(Settings(), row.group), row.field)
+    if isinstance(value, SecretStr):
+        assert value.get_secret_value() == text
+    else:
+        assert format_value(value) == text, f"{name}={text} did not reach Settings.{row.group}.{row.field}"
+
+
+def test_secrets_are_never_printed(clean_env: pytest.MonkeyPatch) -> None:
+    secrets = [r for r in config_vars() if r.secret]
+    assert {r.names[0] for r in secrets} >= {"DG_API_TOKENS", "DG_CACHE_ENCRYPTION_KEY", "DG_REDIS_URL"}
+    sentinel = "s3cr3t-do-not-print"
+    for row in secrets:
+        value = json.dumps({sentinel: ["read"]}) if row.field == "tokens" else f"redis://:{sentinel}@h/0"
+        clean_env.setenv(row.names[0], value)
+    clean_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    runner = CliRunner()
+    for args in (["config", "show"], ["config", "show", "--json"], ["config", "table"]):
+        result = runner.invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert sentinel not in result.output, args
+    shown = json.loads(runner.invoke(cli, ["config", "show", "--json"]).output)
+    for row in secrets:
+        assert shown[row.names[0]] == {"value": MASK, "source": row.names[0]}
+    assert shown["DG_S3_ENDPOINT_URL"] == {"value": "http://127.0.0.1:9", "source": "AWS_ENDPOINT_URL"}
+    assert shown["DG_CACHE_BACKEND"] == {"value": "filesystem", "source": "default"}
+
+
+def test_config_show_names_the_bad_variable_without_echoing_it(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DG_STATS_HEAD_CONCURRENCY", "not-a-number-123")
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "config", "show"],
+        capture_output=True, text=True, timeout=60, env=dict(os.environ), check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("glider: invalid configuration:")
+    assert "head_concurrency" in done.stderr
+    assert "not-a-number-123" not in done.stderr + done.stdout
+
+
+def test_table_write_replaces_only_the_marked_section(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        f"# Title\n\nbefore\n\n{START_MARKER}\nold table\n{END_MARKER}\n\nafter\n", encoding="utf-8"
+    )
+    runner = CliRunner()
+    first = runner.invoke(cli, ["config", "table", "--write", str(doc)], catch_exceptions=False)
+    assert first.exit_code == 0
+    assert "updated" in first.output
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith("# Title\n\nbefore\n\n")
+    assert text.endswith(f"{END_MARKER}\n\nafter\n")
+    assert extract_section(text) == render_table()
+    assert "old table" not in text
+    again = runner.invoke(cli, ["config", "table", "--write", str(doc)], catch_exceptions=False)
+    assert "unchanged" in again.output
+    assert doc.read_text(encoding="utf-8") == text
+    assert replace_section(text, render_table()) == text
+    doc.write_text("no markers here\n", encoding="utf-8")
+    missing = runner.invoke(cli, ["config", "table", "--write", str(doc)])
+    assert isinstance(missing.exception, InvalidInput)
+    assert doc.read_text(encoding="utf-8") == "no markers here\n"
+
+
+# -- the rest of the README --------------------------------------------------------------------
+
+
+def test_first_fenced_block_holds_the_fresh_machine_commands() -> None:
+    text = readme()
+    assert text.startswith("# Glider\n")
+    block = re.search(r"^```[^\n]*\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    assert block is not None
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+    assert commands == ["make run", "make test"]
+
+
+def _routes() -> list[tuple[str, str]]:
+    """(METHOD, path template) of every operation in the API's OpenAPI document."""
+    paths = openapi_document()["paths"]
+    assert isinstance(paths, dict)
+    return [(method.upper(), path) for path, operations in paths.items() for method in operations]
+
+
+def test_every_http_route_is_documented() -> None:
+    routes = _routes()
+    assert ("POST", "/upload") in routes
+    text = readme()
+    missing = [f"{method} {path}" for method, path in routes if f"{method} {path}" not in text]
+    assert not missing, f"README does not document {missing}"
+
+
+def _command_lines(group: click.Group, prefix: str) -> list[str]:
+    ctx = click.Context(group)
+    lines = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None
+        if isinstance(command, click.Group):
+            lines += _command_lines(command, f"{prefix} {name}")
+        else:
+            lines.append(f"{prefix} {name}")
+    return lines
+
+
+def test_every_cli_command_is_documented() -> None:
+    commands = _command_lines(cli, "glider")
+    assert "glider config table" in commands
+    assert "glider serve" in commands
+    text = readme()
+    missing = [c for c in commands if f"`{c}" not in text]
+    assert not missing, f"README's command table lacks {missing}"
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines() if line[:1] == "|"
+    ]
+
+
+def test_every_problem_type_is_documented_with_its_status() -> None:
+    rows = _table_rows(readme())
+    for cls, kind in PROBLEMS.items():
+        assert any(row[0] == str(kind.status) and f"`{kind.slug}`" in row[1] for row in rows), (
+            f"README's error table lacks {kind.status} {kind.slug} ({cls.__name__})"
+        )
+
+
+def test_every_exit_status_is_documented() -> None:
+    rows = _table_rows(readme())
+    for cls, code in EXIT_CODES:
+        assert any(row[0] == str(code) and f"`{cls.__name__}`" in row[1] for row in rows), (
+            f"README's exit-status table lacks {code} {cls.__name__}"
+        )
+
+
+def test_every_alert_is_explained() -> None:
+    groups = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))["groups"]
+    alerts = [rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule]
+    assert alerts
+    rows = _table_rows(readme())
+    missing = [name for name in alerts if not any(row[0] == f"`{name}`" for row in rows)]
+    assert not missing, f"README's alert table lacks {missing}"
