@@ -1,10 +1,276 @@
-"""CLI commands: objects (placeholder until its issue lands)."""
+"""`glider cp`, `glider ls`, `glider rm`: objects on S3 through the delta engine, no server needed.
+
+    glider cp FILE s3://BUCKET/KEY     upload (KEY as given; a KEY ending in '/' gets FILE's name)
+    glider cp s3://BUCKET/KEY FILE     download (into FILE, or DIR/<name> when FILE is a directory)
+    glider ls s3://BUCKET[/PREFIX]     logical listing (reference.bin and .deltaglider/ hidden)
+    glider rm s3://BUCKET/KEY          delete (the deltaspace's last file takes its reference along)
+
+The endpoint comes from --endpoint-url, else AWS_ENDPOINT_URL / DG_S3_ENDPOINT_URL; credentials
+from the standard AWS variables. Errors print one line and exit with the status of
+`app.cli.output`. Heavy imports (boto3, the engine) happen inside the commands.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from app.engine.engine import DeltaEngine
+    from app.engine.results import ObjectMeta
+    from app.settings import Settings
+
+PROGRESS_MIN_BYTES = 8 << 20
+_MiB = 1 << 20
+
+endpoint_option = click.option(
+    "--endpoint-url", envvar=None, default=None, help="S3 endpoint (default: AWS_ENDPOINT_URL)."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def split_s3_url(text: str) -> tuple[str, str] | None:
+    """`s3://bucket/key` -> (bucket, key); None for a local path."""
+    if not text.startswith("s3://"):
+        return None
+    bucket, _, key = text[5:].partition("/")
+    return bucket, key
+
+
+def build_engine(settings: Settings) -> DeltaEngine:
+    """The engine on S3 from Settings. The reference cache persists across runs only when it can
+    be reused: a filesystem cache that is unencrypted or has a configured key; else memory."""
+    from app.caches.base import ReferenceCache  # noqa: PLC0415
+    from app.caches.memory import MemoryReferenceCache  # noqa: PLC0415
+    from app.domain.keys import DEFAULT_DELTA_EXTENSIONS  # noqa: PLC0415
+    from app.engine.codec import DeltaCodec, XDelta3Codec  # noqa: PLC0415
+    from app.engine.engine import DeltaEngine  # noqa: PLC0415
+    from app.engine.references import ReferenceProvider  # noqa: PLC0415
+    from app.storage.s3 import S3ObjectStore  # noqa: PLC0415
+
+    s3, eng, cache = settings.s3, settings.engine, settings.cache
+    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
+    store = S3ObjectStore(
+        s3.endpoint_url,
+        s3.region,
+        s3.access_key_id,
+        secret,
+        addressing_style=s3.addressing_style,
+        multipart_threshold_bytes=s3.multipart_threshold_mb * _MiB,
+        multipart_chunk_bytes=s3.multipart_chunk_mb * _MiB,
+        connect_timeout=s3.connect_timeout_seconds,
+        read_timeout=s3.read_timeout_seconds,
+        max_attempts=s3.max_attempts,
+    )
+    codec: DeltaCodec
+    if eng.codec == "zstd":
+        from app.engine.zstd import ZstdPatchCodec  # noqa: PLC0415
+
+        codec = ZstdPatchCodec(
+            memory_budget_bytes=eng.codec_memory_mb * _MiB, timeout=eng.codec_timeout_seconds
+        )
+    else:
+        codec = XDelta3Codec(
+            eng.xdelta_level, eng.xdelta_secondary, eng.codec_memory_mb * _MiB, eng.codec_timeout_seconds
+        )
+    reference_cache: ReferenceCache = MemoryReferenceCache(max_bytes=cache.memory_size_mb * _MiB)
+    if cache.backend == "filesystem" and (cache.encryption_key is not None or not cache.encryption):
+        from app.caches.encrypted import EncryptedReferenceCache  # noqa: PLC0415
+        from app.caches.filesystem import FilesystemReferenceCache  # noqa: PLC0415
+        from app.caches.keys import parse_encryption_key  # noqa: PLC0415
+        from app.settings import default_cache_root  # noqa: PLC0415
+
+        root = cache.dir if cache.dir is not None else default_cache_root() / "references"
+        reference_cache = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * _MiB)
+        if cache.encryption and cache.encryption_key is not None:
+            key = parse_encryption_key(cache.encryption_key.get_secret_value())
+            reference_cache = EncryptedReferenceCache(reference_cache, key, work_dir=eng.work_dir)
+    references = ReferenceProvider(store, reference_cache, work_dir=eng.work_dir)
+    return DeltaEngine(
+        store,
+        codec,
+        references,
+        max_ratio=eng.max_ratio,
+        delta_extensions=eng.delta_extensions or DEFAULT_DELTA_EXTENSIONS,
+        work_dir=eng.work_dir,
+    )
+
+
+def _settings(endpoint_url: str | None) -> Settings:
+    from app.settings import Settings  # noqa: PLC0415
+
+    settings = Settings()
+    if endpoint_url:
+        settings.s3 = settings.s3.model_copy(update={"endpoint_url": endpoint_url})
+    return settings
+
+
+def _spinner(label: str, size: int, force: bool | None) -> AbstractContextManager[object]:
+    """A tqdm status line on stderr for transfers over a few MB (terminals only unless forced)."""
+    show = force if force is not None else sys.stderr.isatty()
+    if not show or size < PROGRESS_MIN_BYTES:
+        return nullcontext()
+    from tqdm import tqdm  # noqa: PLC0415
+
+    return tqdm(total=None, desc=label, file=sys.stderr, bar_format="{desc} {elapsed} {postfix}", leave=False)
+
+
+def _hash_with_progress(path: Path, force: bool | None) -> str:
+    """SHA-256 of `path`; a byte progress bar on stderr for big files."""
+    import hashlib  # noqa: PLC0415
+
+    size = path.stat().st_size
+    show = (force if force is not None else sys.stderr.isatty()) and size >= PROGRESS_MIN_BYTES
+    digest = hashlib.sha256()
+    bar = None
+    if show:
+        from tqdm import tqdm  # noqa: PLC0415
+
+        bar = tqdm(total=size, desc="hashing", unit="B", unit_scale=True, file=sys.stderr, leave=False)
+    with path.open("rb") as fh:
+        while block := fh.read(_MiB):
+            digest.update(block)
+            if bar is not None:
+                bar.update(len(block))
+    if bar is not None:
+        bar.close()
+    return digest.hexdigest()
+
+
+def _meta_json(meta: ObjectMeta) -> dict[str, object]:
+    return {
+        "bucket": meta.bucket,
+        "key": meta.key,
+        "size": meta.size,
+        "stored_size": meta.stored_size,
+        "sha256": meta.sha256,
+        "stored_as": meta.stored_as.value,
+        "last_modified": meta.last_modified.isoformat(),
+        "etag": meta.etag,
+    }
+
+
+@click.command("cp")
+@click.argument("source")
+@click.argument("dest")
+@endpoint_option
+@json_option
+@click.option("--progress/--no-progress", default=None, help="Force the progress display on or off.")
+def cp_command(
+    source: str, dest: str, endpoint_url: str | None, as_json: bool, progress: bool | None
+) -> None:
+    """Copy a local file to S3 (stored as reference, delta or direct) or an S3 object to a file."""
+    src, dst = split_s3_url(source), split_s3_url(dest)
+    if (src is None) == (dst is None):
+        raise click.UsageError("exactly one of SOURCE and DEST must be an s3://BUCKET/KEY URL")
+    engine = build_engine(_settings(endpoint_url))
+    if dst is not None:
+        _upload(engine, Path(source), dst, as_json, progress)
+    elif src is not None:
+        _download(engine, src, Path(dest), as_json, progress)
+
+
+def _upload(
+    engine: DeltaEngine, path: Path, target: tuple[str, str], as_json: bool, force: bool | None
+) -> None:
+    from app.errors import InvalidInput  # noqa: PLC0415
+
+    bucket, key = target
+    if not key or key.endswith("/"):
+        key += path.name
+    if not path.is_file():
+        raise InvalidInput(f"{path}: not a readable file")
+    sha = _hash_with_progress(path, force)
+    with _spinner(f"uploading s3://{bucket}/{key}", path.stat().st_size, force):
+        result = engine.put(bucket, key, path, sha256=sha)
+    if as_json:
+        payload = {
+            "bucket": result.bucket, "key": result.key, "stored_as": result.stored_as.value,
+            "original_size": result.original_size, "stored_size": result.stored_size,
+            "reference_size": result.reference_size, "sha256": result.sha256, "stored_key": result.stored_key,
+        }  # fmt: skip
+        click.echo(json.dumps(payload))
+        return
+    ratio = result.stored_size / result.original_size
+    click.echo(
+        f"upload: {path} to s3://{bucket}/{key} ({result.stored_as.value}, "
+        f"{result.original_size:,} bytes stored as {result.stored_size:,}, {ratio:.1%})"
+    )
+
+
+def _download(
+    engine: DeltaEngine, source: tuple[str, str], dest: Path, as_json: bool, force: bool | None
+) -> None:
+    bucket, key = source
+    if dest.is_dir():
+        dest = dest / key.rpartition("/")[2]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    show = force if force is not None else sys.stderr.isatty()
+    size = engine.head(bucket, key).size if show else 0  # the size only decides the progress line
+    with _spinner(f"downloading s3://{bucket}/{key}", size, force):
+        meta = engine.get(bucket, key, dest)
+    if as_json:
+        click.echo(json.dumps(_meta_json(meta) | {"path": str(dest)}))
+        return
+    click.echo(
+        f"download: s3://{bucket}/{key} to {dest} ({meta.size:,} bytes, {meta.stored_as.value}, verified)"
+    )
+
+
+@click.command("ls")
+@click.argument("url")
+@endpoint_option
+@json_option
+@click.option(
+    "--long", "-l", "detailed", is_flag=True, help="Original sizes and hashes (one HEAD per object)."
+)
+def ls_command(url: str, endpoint_url: str | None, as_json: bool, detailed: bool) -> None:
+    """List logical objects under s3://BUCKET[/PREFIX] (PREFIX matches the start of keys)."""
+    parsed = split_s3_url(url)
+    if parsed is None:
+        raise click.UsageError("give s3://BUCKET or s3://BUCKET/PREFIX")
+    bucket, prefix = parsed
+    engine = build_engine(_settings(endpoint_url))
+    token: str | None = None
+    entries: list[dict[str, object]] = []
+    while True:
+        page = engine.list(bucket, prefix, continuation_token=token, detailed=detailed)
+        for meta in page.objects:
+            if as_json:
+                entries.append(_meta_json(meta))
+            else:
+                stamp = meta.last_modified.strftime("%Y-%m-%d %H:%M:%S")
+                click.echo(f"{stamp} {meta.size:>14,} {meta.stored_as.value:<9} {meta.key}")
+        token = page.next_token
+        if token is None:
+            break
+    if as_json:
+        click.echo(json.dumps(entries))
+
+
+@click.command("rm")
+@click.argument("url")
+@endpoint_option
+@json_option
+def rm_command(url: str, endpoint_url: str | None, as_json: bool) -> None:
+    """Delete s3://BUCKET/KEY (every stored form of it, and its reference when no longer needed)."""
+    parsed = split_s3_url(url)
+    if parsed is None:
+        raise click.UsageError("give s3://BUCKET/KEY")
+    bucket, key = parsed
+    result = build_engine(_settings(endpoint_url)).delete(bucket, key)
+    if as_json:
+        click.echo(json.dumps({"bucket": bucket, "key": key, "deleted_keys": list(result.deleted_keys)}))
+        return
+    click.echo(f"delete: s3://{bucket}/{key} ({', '.join(result.deleted_keys)})")
 
 
 def register(group: click.Group) -> None:
     """Attach this module's commands to the top-level group."""
-    del group
+    for command in (cp_command, ls_command, rm_command):
+        group.add_command(command)

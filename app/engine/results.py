@@ -1,0 +1,76 @@
+"""What the engine answers: how an upload was stored, a logical object's description, pages."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class StoredAs(enum.StrEnum):
+    """How a logical object is held in the bucket.
+
+    An upload answers REFERENCE when it created the deltaspace's `reference.bin` (plus the
+    zero-diff `.delta`), DELTA for a delta against an existing reference, DIRECT otherwise.
+    FOREIGN marks an object with no Glider/DeltaGlider metadata (served as-is).
+    """
+
+    REFERENCE = "reference"
+    DELTA = "delta"
+    DIRECT = "direct"
+    FOREIGN = "foreign"
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """Outcome of one upload.
+
+    `stored_size` counts the bytes written for this file (the delta, or the whole file when
+    direct); for REFERENCE it is the zero-diff delta's size and `reference_size` holds the
+    reference.bin bytes (0 when no reference was created).
+    """
+
+    bucket: str
+    key: str
+    stored_as: StoredAs
+    original_size: int
+    stored_size: int
+    sha256: str
+    stored_key: str
+    reference_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectMeta:
+    """A logical object.
+
+    `size` is the original size; `etag` is `sha256:<hex>` when the content hash is known, else
+    the store's ETag. In listings (no HEAD per object) `sha256` is None and `size` equals
+    `stored_size` for deltas unless the listing was asked for details.
+    """
+
+    bucket: str
+    key: str
+    size: int
+    stored_size: int
+    sha256: str | None
+    stored_as: StoredAs
+    last_modified: datetime
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogicalPage:
+    """Up to `max_keys` logical objects; `next_token` is opaque, None on the last page."""
+
+    objects: tuple[ObjectMeta, ...]
+    next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """The stored keys actually removed (the object's representations and maybe its reference)."""
+
+    bucket: str
+    key: str
+    deleted_keys: tuple[str, ...]

@@ -1,0 +1,244 @@
+"""Uploads: decide reference / delta / direct, write it, and keep the bucket consistent.
+
+Candidates (archive suffixes) become the deltaspace's reference or a delta against it; others,
+and files whose delta would exceed the max ratio, are stored direct. A gzip/bzip2/xz/compress
+stream is never made a reference (nor deltaed against one DeltaGlider made): DeltaGlider 6.2.0
+would decompress it before applying our byte-exact `-D` delta (see `policy.expanded_by_xdelta3`).
+
+Order of writes, chosen so that an interrupted upload never leaves an object that reads back
+wrong (S3 PUTs are atomic with their metadata; a failed multipart upload leaves nothing):
+1. `reference.bin` is created with If-None-Match: * — exactly one writer wins a new deltaspace;
+   a loser deltas against the winner's reference.
+2. The new representation (`<key>.delta` or `<key>`) is written.
+3. The reference is re-checked (a concurrent delete of the deltaspace's last file may have
+   removed it) and restored from our verified local copy when gone.
+4. Only then is the other representation of the same key removed, and only when it is older
+   than this upload (a newer one belongs to a concurrent writer). Until it is removed, reads
+   pick the newest of the two, so every intermediate state reads back a complete version.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.domain.hashing import sha256_file
+from app.domain.keys import DeltaSpace, basename, delta_key_for, deltaspace_of, validate_bucket, validate_key
+from app.domain.metadata import CODEC_XDELTA3, delta_metadata, direct_metadata, read_field, reference_metadata
+from app.engine.codec import DeltaCodec
+from app.engine.deltaspaces import drop_reference_if_unused
+from app.engine.locate import head_or_none
+from app.engine.policy import accept_delta, created_at, expanded_by_xdelta3, wants_delta
+from app.engine.references import ReferenceProvider
+from app.engine.results import PutResult, StoredAs
+from app.engine.scratch import scratch_file
+from app.errors import AlreadyExists, EmptyFile, InvalidInput
+from app.observability.metrics import Metrics
+from app.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WritePolicy:
+    max_ratio: float
+    extensions: tuple[str, ...]
+    work_dir: Path | None
+    tool: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    bucket: str
+    key: str
+    path: Path
+    sha256: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return basename(self.key)
+
+
+class Writer:
+    """The `put` half of the engine. Thread-safe: no mutable state of its own."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        codec: DeltaCodec,
+        references: ReferenceProvider,
+        policy: WritePolicy,
+        metrics: Metrics,
+    ) -> None:
+        self._store = store
+        self._codec = codec
+        self._references = references
+        self._policy = policy
+        self._metrics = metrics
+
+    def put(self, bucket: str, key: str, path: Path, sha256: str | None = None) -> PutResult:
+        """Store `path` as logical `key`. Raises InvalidInput/ReservedKey/EmptyFile for bad input.
+
+        An empty file is refused (EmptyFile): a zero-byte build artifact is almost always a
+        failed build, and storing it would hide that.
+        """
+        validate_bucket(bucket)
+        validate_key(key)
+        try:
+            size = path.stat().st_size
+        except OSError as err:
+            raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
+        if size == 0:
+            raise EmptyFile(f"refusing to store an empty file as s3://{bucket}/{key} (0 bytes)")
+        upload = _Upload(bucket, key, path, (sha256 or sha256_file(path)).lower(), size)
+        started = datetime.now(UTC)
+        if wants_delta(key, self._policy.extensions):
+            result = self._put_candidate(upload)
+        else:
+            result = self._put_direct(upload)
+        self._retire_other(upload, result.stored_key, started)
+        return result
+
+    # -- the three ways to store a file --------------------------------------------------------
+
+    def _unreadable_reference(self, reference: Path) -> bool:
+        """True when DeltaGlider could not decode our deltas against `reference` (see policy)."""
+        if self._codec.name != CODEC_XDELTA3:
+            return False  # an opt-in codec is not DeltaGlider-readable anyway
+        with reference.open("rb") as fh:
+            return expanded_by_xdelta3(fh.read(8))
+
+    def _put_candidate(self, up: _Upload) -> PutResult:
+        space = deltaspace_of(up.bucket, up.key)
+        ref = head_or_none(self._store, up.bucket, space.reference_key)
+        if ref is None and self._unreadable_reference(up.path):
+            return self._put_direct(up)
+        if ref is None:
+            meta = reference_metadata(self._policy.tool, up.name, up.sha256)
+            try:
+                self._store.put_file(up.bucket, space.reference_key, up.path, meta, if_none_match=True)
+            except AlreadyExists:
+                log.info("lost the race to create %s/%s; using the winner's", up.bucket, space.reference_key)
+                ref = self._store.head(up.bucket, space.reference_key)
+            else:
+                self._references.seed(space, up.sha256, up.path)
+                return self._put_identity(up, space, created_reference=True)
+        ref_sha = read_field(ref.metadata, "file_sha256")
+        if ref_sha is None:
+            log.warning("%s/%s has no dg-file-sha256; storing direct", up.bucket, space.reference_key)
+            return self._put_direct(up)
+        if ref_sha.lower() == up.sha256:
+            if self._unreadable_reference(up.path):
+                return self._put_direct(up)
+            return self._put_identity(up, space, created_reference=False)
+        with self._references.open(space, ref_sha.lower()) as ref_path:
+            if self._unreadable_reference(ref_path):
+                return self._put_direct(up)
+            return self._put_delta(up, space, ref_sha.lower(), ref_path)
+
+    def _put_identity(self, up: _Upload, space: DeltaSpace, *, created_reference: bool) -> PutResult:
+        """The file equals the reference: the zero-diff delta, no diffing needed."""
+        with scratch_file(self._policy.work_dir, ".delta") as delta:
+            self._codec.encode_identity(up.path, delta)
+            if not created_reference and not accept_delta(
+                delta.stat().st_size, up.size, self._policy.max_ratio
+            ):
+                return self._put_direct(up)  # a tiny file: its delta is no smaller than itself
+            stored_as = StoredAs.REFERENCE if created_reference else StoredAs.DELTA
+            result = self._store_delta(up, space, up.sha256, delta, stored_as, zero_diff=True)
+        if not self._confirm_reference(space, up.sha256, up.path, up.name):
+            return self._replace_delta_with_direct(up)
+        return result
+
+    def _put_delta(self, up: _Upload, space: DeltaSpace, ref_sha: str, ref_path: Path) -> PutResult:
+        limit = int(self._policy.max_ratio * up.size)
+        with scratch_file(self._policy.work_dir, ".delta") as delta:
+            began = time.perf_counter()
+            kept = self._codec.encode(ref_path, up.path, delta, size_limit=limit)
+            self._metrics.codec_seconds.labels(operation="encode").observe(time.perf_counter() - began)
+            if not kept or not accept_delta(delta.stat().st_size, up.size, self._policy.max_ratio):
+                log.info(
+                    "delta for %s/%s over max ratio %.2f; storing direct",
+                    up.bucket,
+                    up.key,
+                    self._policy.max_ratio,
+                )
+                return self._put_direct(up)
+            result = self._store_delta(up, space, ref_sha, delta, StoredAs.DELTA, zero_diff=False)
+        if not self._confirm_reference(space, ref_sha, ref_path, up.name):
+            return self._replace_delta_with_direct(up)
+        return result
+
+    def _put_direct(self, up: _Upload) -> PutResult:
+        meta = direct_metadata(self._policy.tool, up.name, up.sha256, up.size)
+        self._store.put_file(up.bucket, up.key, up.path, meta)
+        return PutResult(up.bucket, up.key, StoredAs.DIRECT, up.size, up.size, up.sha256, up.key)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _store_delta(
+        self,
+        up: _Upload,
+        space: DeltaSpace,
+        ref_sha: str,
+        delta: Path,
+        stored_as: StoredAs,
+        *,
+        zero_diff: bool,
+    ) -> PutResult:
+        delta_size = delta.stat().st_size
+        meta = delta_metadata(
+            tool=self._policy.tool,
+            original_name=up.name,
+            sha256=up.sha256,
+            size=up.size,
+            ref_key=space.reference_key,
+            ref_sha256=ref_sha,
+            delta_size=delta_size,
+            codec=self._codec.name,
+            command=self._codec.command_line(up.name),
+            zero_diff=zero_diff,
+        )
+        stored_key = delta_key_for(up.key)
+        self._store.put_file(up.bucket, stored_key, delta, meta)
+        reference_size = up.size if stored_as is StoredAs.REFERENCE else 0
+        return PutResult(
+            up.bucket, up.key, stored_as, up.size, delta_size, up.sha256, stored_key, reference_size
+        )
+
+    def _confirm_reference(self, space: DeltaSpace, ref_sha: str, local_copy: Path, name: str) -> bool:
+        """True when `space`'s reference still has `ref_sha` (restoring it if it vanished)."""
+        ref = head_or_none(self._store, space.bucket, space.reference_key)
+        if ref is None:
+            meta = reference_metadata(self._policy.tool, name, ref_sha)
+            try:
+                self._store.put_file(space.bucket, space.reference_key, local_copy, meta, if_none_match=True)
+                log.warning("restored %s/%s deleted during an upload", space.bucket, space.reference_key)
+                return True
+            except AlreadyExists:
+                ref = self._store.head(space.bucket, space.reference_key)
+        return (read_field(ref.metadata, "file_sha256") or "").lower() == ref_sha
+
+    def _replace_delta_with_direct(self, up: _Upload) -> PutResult:
+        log.warning("reference of %s/%s changed under the upload; storing direct", up.bucket, up.key)
+        result = self._put_direct(up)
+        self._store.delete(up.bucket, delta_key_for(up.key))
+        return result
+
+    def _retire_other(self, up: _Upload, stored_key: str, started: datetime) -> None:
+        """Remove the key's other representation if it predates this upload."""
+        other = delta_key_for(up.key) if stored_key == up.key else up.key
+        head = head_or_none(self._store, up.bucket, other)
+        if head is None:
+            return
+        written = created_at(head.metadata) or head.last_modified
+        if written > started:
+            log.info("left newer %s/%s from a concurrent writer in place", up.bucket, other)
+            return
+        self._store.delete(up.bucket, other)
+        if other != up.key:
+            drop_reference_if_unused(self._store, deltaspace_of(up.bucket, up.key))
