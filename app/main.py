@@ -18,11 +18,12 @@ from fastapi import FastAPI
 
 from app.api.application import build_api
 from app.api.auth import TokenAuthority
-from app.api.context import ApiConfig, Services
+from app.api.context import ApiConfig
 from app.container import build_services
 from app.observability.logging import configure_logging
 from app.observability.metrics import Metrics
 from app.scheduler import build_scheduler
+from app.services.bundle import Services
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

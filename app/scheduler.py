@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from app.api.context import Services
 from app.errors import GliderError, InvalidInput
+from app.services.bundle import Services
 from app.services.maintenance import ClearTrigger
 from app.settings import SchedulerSettings
 from app.stats.model import StatsMode

@@ -1,41 +1,21 @@
-"""What the routes need from below: one `Services` bundle, built by `app.container`, plus the
-thread limiter through which every blocking call leaves the event loop.
+"""What the routes need from below: the `Services` bundle (built by `app.container`), the edge
+configuration, and the thread limiter through which every blocking call leaves the event loop.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar, TypeVarTuple, Unpack
 
 import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import Request
 
-from app.observability.metrics import Metrics
-from app.services.maintenance import MaintenanceService
-from app.services.objects import ObjectService
-from app.services.readiness import Readiness
-from app.services.stats import StatsService
-from app.services.upload import UploadService
+from app.services.bundle import Services
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """Everything the API calls. `resources` is closed when the app that built it shuts down."""
-
-    metrics: Metrics
-    uploads: UploadService
-    objects: ObjectService
-    stats: StatsService
-    maintenance: MaintenanceService
-    readiness: Readiness
-    default_bucket: str = "artifacts"
-    resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,7 @@ from app.assets.source import AssetSource
 from app.assets.versioned import VersionedCache
 from app.assets.versions import INITIAL_VERSION, Bump, Version
 from app.cli.output import exit_code_for
-from app.container import S3Target, build_codec, build_reference_cache, build_store
-from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
-from app.engine.engine import DeltaEngine
-from app.engine.references import ReferenceProvider
+from app.container import S3Target, build_engine, build_store
 from app.errors import InvalidInput
 from app.observability.logging import configure_logging
 from app.settings import Settings, default_cache_root
@@ -52,16 +49,7 @@ def _engine_source(settings: Settings, stack: contextlib.ExitStack) -> EngineSou
     secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
     store = build_store(s3, S3Target(s3.endpoint_url, s3.access_key_id, secret, embedded=False))
     stack.callback(store.close)
-    work_dir = settings.engine.work_dir
-    references = ReferenceProvider(store, build_reference_cache(settings.cache, work_dir), work_dir=work_dir)
-    engine = DeltaEngine(
-        store,
-        build_codec(settings.engine),
-        references,
-        max_ratio=settings.engine.max_ratio,
-        delta_extensions=settings.engine.delta_extensions or DEFAULT_DELTA_EXTENSIONS,
-        work_dir=work_dir,
-    )
+    engine = build_engine(settings, store)
     return EngineSource(engine, store)
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from app.api.context import Services
 from app.container import assemble
 from app.errors import InvalidInput
 from app.observability.metrics import Metrics
 from app.scheduler import CLEAR_CACHE, WARM_STATS, build_scheduler, run_job, warm_stats_job
+from app.services.bundle import Services
 from app.settings import CacheSettings, EngineSettings, SchedulerSettings, Settings
 from app.stats.model import StatsMode
 from app.storage.memory import MemoryObjectStore

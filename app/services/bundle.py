@@ -1,0 +1,30 @@
+"""The bundle of use cases the API and the scheduler call, built once by `app.container`.
+
+It lives below the API so the container (and the CLI that reuses it) never imports FastAPI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from app.observability.metrics import Metrics
+from app.services.maintenance import MaintenanceService
+from app.services.objects import ObjectService
+from app.services.readiness import Readiness
+from app.services.stats import StatsService
+from app.services.upload import UploadService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything the API calls. `resources` is closed when the app that built it shuts down."""
+
+    metrics: Metrics
+    uploads: UploadService
+    objects: ObjectService
+    stats: StatsService
+    maintenance: MaintenanceService
+    readiness: Readiness
+    default_bucket: str = "artifacts"
+    resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
