@@ -14,9 +14,12 @@ from dataclasses import dataclass
 import pytest
 
 from app.storage.base import ObjectStore
+from app.storage.lean import LeanS3
+from app.storage.lean_store import LeanObjectStore
 from app.storage.memory import MemoryObjectStore
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
+from app.storage.sigv4 import Credentials
 
 _counter = itertools.count()
 
@@ -66,14 +69,24 @@ def bucket(s3_store: S3ObjectStore) -> str:
     return name
 
 
-@pytest.fixture(params=["s3", "memory"])
+@pytest.fixture(scope="session")
+def lean_store(seaweed: S3Endpoint, s3_store: S3ObjectStore) -> Iterator[LeanObjectStore]:
+    """The lean client's ObjectStore (file transfers delegated to `s3_store`) on the same S3."""
+    lean = LeanS3(seaweed.endpoint_url, seaweed.region, Credentials(seaweed.access_key, seaweed.secret_key))
+    yield LeanObjectStore(lean, fallback=lambda: s3_store)
+    lean.close()
+
+
+@pytest.fixture(params=["s3", "memory", "lean"])
 def any_store(request: pytest.FixtureRequest) -> tuple[ObjectStore, str]:
     """`(store, bucket)` for contract tests: every ObjectStore implementation, a fresh bucket each.
 
-    The S3 variant starts SeaweedFS only when a test actually asks for it.
+    The S3 variants start SeaweedFS only when a test actually asks for them.
     """
     if request.param == "s3":
         return request.getfixturevalue("s3_store"), request.getfixturevalue("bucket")
+    if request.param == "lean":
+        return request.getfixturevalue("lean_store"), request.getfixturevalue("bucket")
     store = MemoryObjectStore()
     name = unique_bucket_name()
     store.create_bucket(name)

@@ -1,0 +1,328 @@
+"""StatsService: bucket statistics with the S3-stored cache document, validated by one LIST.
+
+`get` = LIST (always: it is the validation) -> the cached document for the mode when its
+fingerprint matches (HIT) -> otherwise an incremental computation (MISS: no usable document,
+STALE: the bucket changed) that HEADs only what the stored facts do not cover, then stores the
+document and facts. `refresh=True` recomputes every shard from its facts without trusting any
+stored totals (REFRESH); `use_cache=False` reads and writes nothing under `.deltaglider/` and
+HEADs as a cold run would (BYPASS).
+
+A computation stores its document under its own mode and under every cheaper mode (all modes
+when exact): with the facts just stored, those modes would compute the very same figures, so a
+quick request after a detailed one is a hit with exact figures.
+
+`compute_and_store` is the computation alone (LIST + compute + store, no cache decision), for
+callers that coordinate computations across replicas; `read_document` returns the stored
+document unvalidated (a stale value to serve while another worker recomputes).
+
+Cache failures never fail a request: a failed or unparsable read is a counted miss
+(`dg_stats_cache_errors{operation=read|parse}`), a failed write logs a warning and is counted
+(`operation=write`); the per-object facts count `index_read`, `index_write` and `index_parse`
+the same way. Bucket and access errors propagate as typed errors. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from app import TOOL_NAME
+from app.domain.keys import validate_bucket
+from app.stats.census import Census
+from app.stats.compute import (
+    WAVE_DELTAS,
+    ProgressCallback,
+    ProgressReporter,
+    StatsComputer,
+    StatsProgress,
+    list_bucket,
+)
+from app.stats.document import DocumentStore, StatsDocument
+from app.stats.fingerprint import SHARD_COUNT
+from app.stats.index import Fact, FactIndex
+from app.stats.model import BucketStats, StatsMode
+from app.stats.prefetch import HeadPrefetch, PrefetchGate
+from app.storage.base import ObjectStore
+
+if TYPE_CHECKING:
+    from app.observability.metrics import Metrics
+
+__all__ = ["CacheOutcome", "StatsProgress", "StatsResult", "StatsService"]
+
+_log = logging.getLogger(__name__)
+
+
+class CacheOutcome(enum.StrEnum):
+    HIT = "hit"
+    MISS = "miss"
+    STALE = "stale"
+    REFRESH = "refresh"
+    BYPASS = "bypass"
+
+
+@dataclass(frozen=True, slots=True)
+class StatsResult:
+    """Figures plus how they were obtained. `exact` is False when any delta's original size is
+    an estimate; `age_seconds` is the time since `computed_at`; `heads` the HEADs this call made."""
+
+    stats: BucketStats
+    cache: CacheOutcome
+    computed_at: datetime
+    exact: bool
+    age_seconds: float
+    heads: int = 0
+
+
+_ORDER = (StatsMode.QUICK, StatsMode.SAMPLED, StatsMode.DETAILED)
+
+
+def _modes_covered(mode: StatsMode, exact: bool) -> tuple[StatsMode, ...]:
+    """Modes whose document these figures are: `mode` first, then every cheaper mode (which would
+    compute the same figures from the facts just stored), and every mode when exact."""
+    if exact:
+        return (mode, *(m for m in _ORDER if m is not mode))
+    cheaper = _ORDER[: _ORDER.index(mode)]
+    return (mode, *reversed(cheaper))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StatsService:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        metrics: Metrics | None = None,
+        head_concurrency: int = 64,
+        fresh_seconds: float = 0.0,
+        tool: str = TOOL_NAME,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        """`fresh_seconds` > 0 serves a result validated that recently without a new LIST
+        (`invalidate` drops it); 0 validates on every call."""
+        self._store = store
+        self._metrics = metrics
+        self._computer = StatsComputer(store, head_concurrency=head_concurrency)
+        self._documents = DocumentStore(store, self._cache_error)
+        self._head_concurrency = head_concurrency
+        self._fresh = fresh_seconds
+        self._tool = tool
+        self._now = now
+        self._lock = threading.Lock()
+        self._memo: dict[tuple[str, StatsMode], tuple[float, StatsResult]] = {}
+
+    # -- public API ------------------------------------------------------------------------
+    def get(
+        self,
+        bucket: str,
+        mode: StatsMode,
+        *,
+        refresh: bool = False,
+        use_cache: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> StatsResult:
+        validate_bucket(bucket)
+        mode = StatsMode(mode)
+        if use_cache and not refresh:
+            remembered = self._remembered(bucket, mode)
+            if remembered is not None:
+                self._count(mode, remembered)
+                return remembered
+        reporter = ProgressReporter(progress)
+        census, doc, learned = self._scan(
+            bucket, mode, reporter, read_document=use_cache and not refresh, prefetch=not refresh
+        )
+        fingerprint = census.fingerprint()
+        if doc is not None and doc.matches(fingerprint.value, census.listed, census.stored_bytes):
+            result = self._from_document(doc, CacheOutcome.HIT)
+            reporter.enter("done")
+        else:
+            outcome = (
+                CacheOutcome.BYPASS
+                if not use_cache
+                else CacheOutcome.REFRESH
+                if refresh
+                else CacheOutcome.STALE
+                if doc is not None
+                else CacheOutcome.MISS
+            )
+            result = self._compute(bucket, mode, census, outcome, reporter, learned=learned)
+        self._count(mode, result)
+        if use_cache:
+            self._remember(bucket, mode, result)
+        return result
+
+    def compute_and_store(
+        self, bucket: str, mode: StatsMode, *, progress: ProgressCallback | None = None
+    ) -> StatsResult:
+        """LIST, compute incrementally and store the document and facts; no cache decision."""
+        validate_bucket(bucket)
+        mode = StatsMode(mode)
+        reporter = ProgressReporter(progress)
+        census = self._list(bucket, mode, reporter)
+        result = self._compute(bucket, mode, census, CacheOutcome.REFRESH, reporter, reuse=True)
+        self._remember(bucket, mode, result)
+        return result
+
+    def read_document(self, bucket: str, mode: StatsMode) -> StatsResult | None:
+        """The stored document as a result (cache=STALE), unvalidated; None when there is none."""
+        validate_bucket(bucket)
+        doc = self._documents.read(bucket, StatsMode(mode))
+        return self._from_document(doc, CacheOutcome.STALE) if doc is not None else None
+
+    def invalidate(self, bucket: str) -> None:
+        """Forget in-process results for `bucket` (the S3 document validates itself)."""
+        with self._lock:
+            for key in [k for k in self._memo if k[0] == bucket]:
+                del self._memo[key]
+
+    # -- steps -------------------------------------------------------------------------------
+    def _scan(
+        self, bucket: str, mode: StatsMode, reporter: ProgressReporter, *, read_document: bool, prefetch: bool
+    ) -> tuple[Census, StatsDocument | None, tuple[dict[str, Fact], int]]:
+        """The LIST, with the cached document read alongside it (a hit then costs the LIST
+        alone) and, for a detailed computation that will HEAD everything, HEADs during it."""
+        pending: Future[StatsDocument | None] | None = None
+        reader = ThreadPoolExecutor(1)
+        gate: PrefetchGate | None = None
+        learned: tuple[dict[str, Fact], int] = ({}, 0)
+        try:
+            if read_document:
+                pending = reader.submit(self._documents.read, bucket, mode)
+            if prefetch and mode is StatsMode.DETAILED:
+                gate = self._gate(bucket, reader, pending)
+            try:
+                census = self._list(bucket, mode, reporter, gate)
+                doc = pending.result() if pending is not None else None
+                if gate is not None:
+                    learned = gate.finish()
+            except BaseException:
+                if gate is not None:
+                    gate.abort()
+                raise
+        finally:
+            reader.shutdown(wait=True)  # never leave a request running behind the caller
+        return census, doc, learned
+
+    def _gate(
+        self, bucket: str, reader: ThreadPoolExecutor, pending: Future[StatsDocument | None] | None
+    ) -> PrefetchGate:
+        """Prefetch HEADs during the LIST when the detailed computation will HEAD every delta:
+        no stored facts (no document and no index manifest), or a bypass (reads nothing)."""
+
+        def no_stored_facts() -> bool:
+            if pending is None:
+                return True
+            if pending.result() is not None:
+                return False
+            return FactIndex(self._store, bucket, self._cache_error).load_manifest(SHARD_COUNT) is None
+
+        decision: Future[bool] = reader.submit(no_stored_facts)
+        return PrefetchGate(
+            decision,
+            lambda: HeadPrefetch(self._store, bucket, concurrency=self._head_concurrency, limit=WAVE_DELTAS),
+        )
+
+    def _list(
+        self, bucket: str, mode: StatsMode, reporter: ProgressReporter, gate: PrefetchGate | None = None
+    ) -> Census:
+        census = Census()
+        started = time.perf_counter()
+        list_bucket(self._store, bucket, census, reporter, gate)
+        if self._metrics is not None:
+            self._metrics.stats_validation_list_seconds.labels(mode=mode.value).observe(
+                time.perf_counter() - started
+            )
+        return census
+
+    def _compute(
+        self,
+        bucket: str,
+        mode: StatsMode,
+        census: Census,
+        outcome: CacheOutcome,
+        reporter: ProgressReporter,
+        *,
+        reuse: bool | None = None,
+        learned: tuple[dict[str, Fact], int] = ({}, 0),
+    ) -> StatsResult:
+        started = time.perf_counter()
+        use_store = outcome is not CacheOutcome.BYPASS
+        index = FactIndex(self._store, bucket, self._cache_error) if use_store else None
+        computation = self._computer.compute(
+            bucket,
+            mode,
+            census,
+            index=index,
+            reuse_summaries=(outcome is not CacheOutcome.REFRESH) if reuse is None else reuse,
+            reporter=reporter,
+            learned=learned[0],
+            learned_heads=learned[1],
+        )
+        computed_at = self._now()
+        if self._metrics is not None:
+            self._metrics.stats_computations.labels(mode=mode.value).inc()
+            self._metrics.stats_compute_seconds.labels(mode=mode.value).observe(time.perf_counter() - started)
+            self._metrics.stats_heads.labels(mode=mode.value).inc(computation.heads)
+        if use_store:
+            reporter.enter("storing")
+            for covered in _modes_covered(mode, computation.exact):
+                doc = StatsDocument.build(
+                    mode=covered,
+                    stats=computation.stats,
+                    computed_at=computed_at,
+                    object_count=census.listed,
+                    compressed_size=census.stored_bytes,
+                    fingerprint=census.fingerprint().value,
+                    exact=computation.exact,
+                    tool=self._tool,
+                )
+                self._documents.write(bucket, covered, doc)
+        reporter.enter("done")
+        return StatsResult(
+            stats=computation.stats,
+            cache=outcome,
+            computed_at=computed_at,
+            exact=computation.exact,
+            age_seconds=0.0,
+            heads=computation.heads,
+        )
+
+    def _from_document(self, doc: StatsDocument, outcome: CacheOutcome) -> StatsResult:
+        age = max(0.0, (self._now() - doc.computed_at).total_seconds())
+        return StatsResult(doc.stats.to_stats(), outcome, doc.computed_at, doc.exact, age)
+
+    def _cache_error(self, operation: str) -> None:
+        if self._metrics is not None:
+            self._metrics.stats_cache_errors.labels(operation=operation).inc()
+
+    def _count(self, mode: StatsMode, result: StatsResult) -> None:
+        if self._metrics is not None:
+            self._metrics.stats_requests.labels(mode=mode.value, result=result.cache.value).inc()
+            self._metrics.stats_age_seconds.labels(mode=mode.value).set(result.age_seconds)
+
+    # -- in-process memo -----------------------------------------------------------------------
+    def _remembered(self, bucket: str, mode: StatsMode) -> StatsResult | None:
+        if self._fresh <= 0:
+            return None
+        with self._lock:
+            entry = self._memo.get((bucket, mode))
+        if entry is None or time.monotonic() - entry[0] > self._fresh:
+            return None
+        result = entry[1]
+        age = max(0.0, (self._now() - result.computed_at).total_seconds())
+        return StatsResult(result.stats, CacheOutcome.HIT, result.computed_at, result.exact, age)
+
+    def _remember(self, bucket: str, mode: StatsMode, result: StatsResult) -> None:
+        if self._fresh > 0:
+            with self._lock:
+                self._memo[(bucket, mode)] = (time.monotonic(), result)
