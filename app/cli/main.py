@@ -18,7 +18,14 @@ from app.cli.output import fail_on_errors
 # must not pay for the server's imports (FastAPI, boto3, the engine: over a second).
 _MODULES = ("objects", "stats", "serve", "admin", "assets", "config")
 # Commands whose module is known, so running them imports that module alone.
-_HOME = {"stats": "stats", "config": "config", "cp": "objects", "ls": "objects", "rm": "objects"}
+_HOME = {
+    "stats": "stats",
+    "config": "config",
+    "cp": "objects",
+    "ls": "objects",
+    "rm": "objects",
+    "clear-cache": "admin",
+}
 
 
 class _LazyGroup(click.Group):

@@ -6,23 +6,28 @@
     glider rm s3://BUCKET/KEY          delete (the deltaspace's last file takes its reference along)
 
 The endpoint comes from --endpoint-url, else AWS_ENDPOINT_URL / DG_S3_ENDPOINT_URL; credentials
-from the standard AWS variables. Errors print one line and exit with the status of
-`app.cli.output`. Heavy imports (boto3, the engine) happen inside the commands.
+from the standard AWS variables. With --server URL (or GLIDER_SERVER) the same commands go
+through a running Glider service instead (`app.cli.client`, token from --token / GLIDER_TOKEN) and
+print the same lines. Errors print one line and exit with the status of `app.cli.output`, the
+same in both modes. Heavy imports (boto3, the engine, httpx) happen inside the commands.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from app.cli.remote import check_mode, open_client, server_options
+
 if TYPE_CHECKING:
     from app.engine.engine import DeltaEngine
-    from app.engine.results import ObjectMeta
+    from app.engine.results import LogicalPage, ObjectMeta, PutResult
     from app.settings import Settings
 
 PROGRESS_MIN_BYTES = 8 << 20
@@ -120,7 +125,7 @@ def _spinner(label: str, size: int, force: bool | None) -> AbstractContextManage
     return tqdm(total=None, desc=label, file=sys.stderr, bar_format="{desc} {elapsed} {postfix}", leave=False)
 
 
-def _hash_with_progress(path: Path, force: bool | None) -> str:
+def hash_with_progress(path: Path, force: bool | None) -> str:
     """SHA-256 of `path`; a byte progress bar on stderr for big files."""
     import hashlib  # noqa: PLC0415
 
@@ -161,13 +166,30 @@ def _meta_json(meta: ObjectMeta) -> dict[str, object]:
 @endpoint_option
 @json_option
 @click.option("--progress/--no-progress", default=None, help="Force the progress display on or off.")
-def cp_command(
-    source: str, dest: str, endpoint_url: str | None, as_json: bool, progress: bool | None
+@server_options
+def cp_command(  # noqa: PLR0917 - click passes every option by name
+    source: str,
+    dest: str,
+    endpoint_url: str | None,
+    as_json: bool,
+    progress: bool | None,
+    server: str | None,
+    token: str | None,
 ) -> None:
     """Copy a local file to S3 (stored as reference, delta or direct) or an S3 object to a file."""
     src, dst = split_s3_url(source), split_s3_url(dest)
     if (src is None) == (dst is None):
         raise click.UsageError("exactly one of SOURCE and DEST must be an s3://BUCKET/KEY URL")
+    check_mode(server, endpoint_url=endpoint_url)
+    if server is not None:
+        from app.cli import remote_objects  # noqa: PLC0415 - httpx only in server mode
+
+        with open_client(server, token) as client:
+            if dst is not None:
+                remote_objects.upload(client, Path(source), dst, as_json, progress)
+            elif src is not None:
+                remote_objects.download(client, src, Path(dest), as_json, progress)
+        return
     engine = build_engine(_settings(endpoint_url))
     if dst is not None:
         _upload(engine, Path(source), dst, as_json, progress)
@@ -178,6 +200,15 @@ def cp_command(
 def _upload(
     engine: DeltaEngine, path: Path, target: tuple[str, str], as_json: bool, force: bool | None
 ) -> None:
+    bucket, key = upload_target(path, target)
+    sha = hash_with_progress(path, force)
+    with _spinner(f"uploading s3://{bucket}/{key}", path.stat().st_size, force):
+        result = engine.put(bucket, key, path, sha256=sha)
+    print_put(path, result, as_json)
+
+
+def upload_target(path: Path, target: tuple[str, str]) -> tuple[str, str]:
+    """(bucket, key) for uploading `path`: a KEY that is empty or ends in '/' gets the file's name."""
     from app.errors import InvalidInput  # noqa: PLC0415
 
     bucket, key = target
@@ -185,9 +216,11 @@ def _upload(
         key += path.name
     if not path.is_file():
         raise InvalidInput(f"{path}: not a readable file")
-    sha = _hash_with_progress(path, force)
-    with _spinner(f"uploading s3://{bucket}/{key}", path.stat().st_size, force):
-        result = engine.put(bucket, key, path, sha256=sha)
+    return bucket, key
+
+
+def print_put(path: Path, result: PutResult, as_json: bool) -> None:
+    bucket, key = result.bucket, result.key
     if as_json:
         payload = {
             "bucket": result.bucket, "key": result.key, "stored_as": result.stored_as.value,
@@ -207,9 +240,7 @@ def _download(
     engine: DeltaEngine, source: tuple[str, str], dest: Path, as_json: bool, force: bool | None
 ) -> None:
     bucket, key = source
-    if dest.is_dir():
-        dest = dest / key.rpartition("/")[2]
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = download_path(dest, key)
     show = force if force is not None else sys.stderr.isatty()
     size = engine.head(bucket, key).size if show else 0  # the size only decides the progress line
     with _spinner(f"downloading s3://{bucket}/{key}", size, force):
@@ -222,6 +253,14 @@ def _download(
     )
 
 
+def download_path(dest: Path, key: str) -> Path:
+    """`dest`, or `dest/<name>` when it is a directory; its parent directory is created."""
+    if dest.is_dir():
+        dest = dest / key.rpartition("/")[2]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return dest
+
+
 @click.command("ls")
 @click.argument("url")
 @endpoint_option
@@ -229,26 +268,43 @@ def _download(
 @click.option(
     "--long", "-l", "detailed", is_flag=True, help="Original sizes and hashes (one HEAD per object)."
 )
-def ls_command(url: str, endpoint_url: str | None, as_json: bool, detailed: bool) -> None:
+@server_options
+def ls_command(  # noqa: PLR0917 - click passes every option by name
+    url: str, endpoint_url: str | None, as_json: bool, detailed: bool, server: str | None, token: str | None
+) -> None:
     """List logical objects under s3://BUCKET[/PREFIX] (PREFIX matches the start of keys)."""
     parsed = split_s3_url(url)
     if parsed is None:
         raise click.UsageError("give s3://BUCKET or s3://BUCKET/PREFIX")
-    bucket, prefix = parsed
-    engine = build_engine(_settings(endpoint_url))
+    check_mode(server, endpoint_url=endpoint_url)
+    if server is not None:
+        from app.cli.remote_objects import pages  # noqa: PLC0415 - httpx only in server mode
+
+        with open_client(server, token) as client:
+            _print_listing(pages(client, *parsed, detailed), as_json)
+        return
+    _print_listing(_engine_pages(build_engine(_settings(endpoint_url)), *parsed, detailed), as_json)
+
+
+def _engine_pages(engine: DeltaEngine, bucket: str, prefix: str, detailed: bool) -> Iterator[LogicalPage]:
     token: str | None = None
-    entries: list[dict[str, object]] = []
     while True:
         page = engine.list(bucket, prefix, continuation_token=token, detailed=detailed)
+        yield page
+        token = page.next_token
+        if token is None:
+            return
+
+
+def _print_listing(pages: Iterator[LogicalPage], as_json: bool) -> None:
+    entries: list[dict[str, object]] = []
+    for page in pages:
         for meta in page.objects:
             if as_json:
                 entries.append(_meta_json(meta))
             else:
                 stamp = meta.last_modified.strftime("%Y-%m-%d %H:%M:%S")
                 click.echo(f"{stamp} {meta.size:>14,} {meta.stored_as.value:<9} {meta.key}")
-        token = page.next_token
-        if token is None:
-            break
     if as_json:
         click.echo(json.dumps(entries))
 
@@ -257,13 +313,21 @@ def ls_command(url: str, endpoint_url: str | None, as_json: bool, detailed: bool
 @click.argument("url")
 @endpoint_option
 @json_option
-def rm_command(url: str, endpoint_url: str | None, as_json: bool) -> None:
+@server_options
+def rm_command(
+    url: str, endpoint_url: str | None, as_json: bool, server: str | None, token: str | None
+) -> None:
     """Delete s3://BUCKET/KEY (every stored form of it, and its reference when no longer needed)."""
     parsed = split_s3_url(url)
     if parsed is None:
         raise click.UsageError("give s3://BUCKET/KEY")
     bucket, key = parsed
-    result = build_engine(_settings(endpoint_url)).delete(bucket, key)
+    check_mode(server, endpoint_url=endpoint_url)
+    if server is not None:
+        with open_client(server, token) as client:
+            result = client.delete(bucket, key)
+    else:
+        result = build_engine(_settings(endpoint_url)).delete(bucket, key)
     if as_json:
         click.echo(json.dumps({"bucket": bucket, "key": key, "deleted_keys": list(result.deleted_keys)}))
         return

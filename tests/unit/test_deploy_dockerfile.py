@@ -71,5 +71,3 @@ def test_debian_package_in_dockerfile_exists(package: str) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "Package:" in run.stdout
-
-
