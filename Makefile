@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-stats bench-cache bench-service openapi system-deps clean docs
+.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-stats bench-cache bench-service bench-replicas openapi system-deps clean docs
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,7 +51,7 @@ docs: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/python -m app.api.openapi_export > openapi/openapi.json
 
-bench: bench-engine bench-stats bench-cache bench-service
+bench: bench-engine bench-stats bench-cache bench-service bench-replicas
 
 bench-engine: system-deps $(STAMP)
 	$(BIN)/python -m bench.engine
@@ -64,6 +64,10 @@ bench-cache: system-deps $(STAMP)
 
 bench-service: system-deps $(STAMP)
 	$(BIN)/python -m bench.service
+
+bench-replicas: $(STAMP)
+	./scripts/system-deps.sh test
+	$(BIN)/python -m bench.replicas
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage bench/data bench/out

@@ -2,22 +2,30 @@
 
 Chooses the object store (S3 from Settings.s3 / the standard AWS chain, or an embedded SeaweedFS
 when no endpoint is configured and DG_EMBEDDED_S3 is on), the delta codec, the reference cache
-(memory or filesystem, encrypted unless DG_CACHE_ENCRYPTION=false), and wires the engine, the
-stats service and the use cases. Everything that needs closing goes on `Services.resources`.
+(memory or filesystem, encrypted unless DG_CACHE_ENCRYPTION=false), the coordination backend
+(in-process, or Redis with in-process fallback when DG_REDIS_URL is set), and wires the engine,
+the stats service (through single-flight) and the use cases. Everything that needs closing goes
+on `Services.resources`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from app.caches.base import ReferenceCache
 from app.caches.encrypted import EncryptedReferenceCache
 from app.caches.filesystem import FilesystemReferenceCache
 from app.caches.keys import parse_encryption_key
 from app.caches.memory import MemoryReferenceCache
+from app.coordination.base import BackendStatus, CacheKey, CoordinationBackend
+from app.coordination.factory import open_backend
+from app.coordination.freshness import Policy
+from app.coordination.singleflight import SingleFlight
 from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.engine import DeltaEngine
@@ -27,10 +35,18 @@ from app.observability.metrics import Metrics
 from app.services.bundle import Services
 from app.services.maintenance import MaintenanceService
 from app.services.objects import ObjectService
-from app.services.readiness import Readiness, s3_check
+from app.services.readiness import Readiness, coordination_check, s3_check
 from app.services.stats import StatsService
 from app.services.upload import UploadService
-from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
+from app.settings import (
+    CacheSettings,
+    EngineSettings,
+    RedisSettings,
+    S3Settings,
+    Settings,
+    StatsSettings,
+    default_cache_root,
+)
 from app.storage.base import ObjectStore
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
@@ -38,6 +54,9 @@ from app.storage.seaweed import SeaweedServer
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+
+# Read by /readyz so a Redis outage shows on an idle replica too (a read of a key never written).
+_PROBE_KEY = CacheKey("glider-readiness", "probe")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +145,40 @@ def build_engine(settings: Settings, store: ObjectStore, metrics: Metrics | None
     )
 
 
+def open_coordination(redis: RedisSettings, metrics: Metrics) -> CoordinationBackend:
+    """In-process without DG_REDIS_URL; else Redis in front of an in-process fallback (no I/O yet)."""
+    url = redis.url.get_secret_value() if redis.url is not None else None
+    if url:
+        parts = urlsplit(url)  # logged without credentials
+        log.info("stats coordination through Redis at %s:%s (key prefix %r)",
+                 parts.hostname, parts.port or 6379, redis.key_prefix)  # fmt: skip
+    return open_backend(
+        url, key_prefix=redis.key_prefix, socket_timeout_seconds=redis.socket_timeout_seconds, metrics=metrics
+    )
+
+
+def build_flight(stats: StatsSettings, backend: CoordinationBackend, metrics: Metrics) -> SingleFlight:
+    policy = Policy(
+        fresh_seconds=stats.fresh_seconds,
+        max_stale_seconds=stats.max_stale_seconds,
+        wait_seconds=stats.wait_seconds,
+        lease_seconds=stats.lease_seconds,
+        retry_backoff_seconds=stats.retry_backoff_seconds,
+    )
+    return SingleFlight(backend, policy, metrics=metrics)
+
+
+def probed_status(backend: CoordinationBackend) -> Callable[[], BackendStatus]:
+    """The backend's status after one round trip: the resilient backend notices an outage only
+    when an operation fails, and an idle replica would otherwise report a dead Redis as fine."""
+
+    def status() -> BackendStatus:
+        backend.read(_PROBE_KEY)
+        return backend.status()
+
+    return status
+
+
 def build_services(settings: Settings, metrics: Metrics) -> Services:
     """Blocking (may start SeaweedFS and touch S3). On failure everything started is stopped."""
     resources = contextlib.ExitStack()
@@ -145,13 +198,24 @@ def assemble(
     resources: contextlib.ExitStack | None = None,
 ) -> Services:
     """Wire everything above a ready object store (tests pass an in-memory one)."""
+    resources = resources if resources is not None else contextlib.ExitStack()
     work_dir = settings.engine.work_dir
     engine = build_engine(settings, store, metrics)
+    backend = open_coordination(settings.redis, metrics)
+    flight = build_flight(settings.stats, backend, metrics)
+    # Closed before the store (LIFO): running computations finish first, then Redis is let go.
+    resources.callback(flight.close)
     stats = StatsService(
         store,
         metrics=metrics,
         head_concurrency=settings.stats.head_concurrency,
-        fresh_seconds=settings.stats.fresh_seconds,
+        flight=flight,
+    )
+    readiness = Readiness(
+        {
+            "s3": s3_check(store, settings.server.default_bucket),
+            "coordination": coordination_check(probed_status(backend)),
+        }
     )
     return Services(
         metrics=metrics,
@@ -161,7 +225,8 @@ def assemble(
         objects=ObjectService(engine, stats, work_dir=work_dir),
         stats=stats,
         maintenance=MaintenanceService(engine, metrics),
-        readiness=Readiness({"s3": s3_check(store, settings.server.default_bucket)}),
+        readiness=readiness,
         default_bucket=settings.server.default_bucket,
-        resources=resources if resources is not None else contextlib.ExitStack(),
+        resources=resources,
+        flight=flight,
     )

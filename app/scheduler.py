@@ -2,7 +2,13 @@
 
 Each job runs at most once at a time (`max_instances=1`), missed runs coalesce into one, and a
 run later than `misfire_grace_seconds` is skipped. Every run ends in exactly one log line and one
-`dg_job_runs_total{job,status}` increment; a failure never stops the schedule.
+`dg_job_runs_total{job,status}` increment (status success, failure or skipped); a failure never
+stops the schedule.
+
+`clear_cache` runs on every replica (each has its own reference cache). `warm_stats` warms shared
+figures, so each interval one replica does it: every replica's timer fires, and only the one that
+takes the interval's job lease from the coordination backend (Redis: across replicas; in-process:
+this replica) runs it; the others count a `skipped` run.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from app.errors import GliderError, InvalidInput
+from app.errors import ComputationPending, GliderError, InvalidInput
 from app.services.bundle import Services
 from app.services.maintenance import ClearTrigger
 from app.settings import SchedulerSettings
@@ -53,7 +59,10 @@ def clear_cache_job(services: Services) -> str:
 
 
 def warm_stats_job(services: Services, buckets: tuple[str, ...], modes: tuple[StatsMode, ...]) -> str:
-    """Bring every (bucket, mode) up to date; all pairs are tried, the first error is raised after."""
+    """Bring every (bucket, mode) up to date; all pairs are tried, the first error is raised after.
+
+    A stale value starts a background revalidation and counts as warmed; a computation still
+    running on another replica past the wait budget (`pending`) is not a failure either."""
     failures: list[GliderError] = []
     outcomes: list[str] = []
     for bucket in buckets:
@@ -61,12 +70,26 @@ def warm_stats_job(services: Services, buckets: tuple[str, ...], modes: tuple[St
             try:
                 result = services.stats.get(bucket, mode)
                 outcomes.append(f"{bucket}/{mode.value}={result.cache.value}")
+            except ComputationPending:
+                outcomes.append(f"{bucket}/{mode.value}=pending")
             except GliderError as err:
                 failures.append(err)
                 outcomes.append(f"{bucket}/{mode.value}=error")
     if failures:
         raise type(failures[0])(f"{len(failures)} of {len(outcomes)} failed ({', '.join(outcomes)})")
     return ", ".join(outcomes)
+
+
+def warm_stats_turn(
+    services: Services, buckets: tuple[str, ...], modes: tuple[StatsMode, ...], interval_seconds: float
+) -> bool:
+    """Run `warm_stats` if this replica wins this interval's job lease; else count it skipped."""
+    flight = services.flight
+    if flight is not None and not flight.try_acquire_job(WARM_STATS, interval_seconds):
+        services.metrics.job_runs.labels(WARM_STATS, "skipped").inc()
+        log.info("job %s skipped: another replica runs it this interval", WARM_STATS)
+        return False
+    return run_job(services, WARM_STATS, lambda: warm_stats_job(services, buckets, modes))
 
 
 def parse_modes(names: tuple[str, ...]) -> tuple[StatsMode, ...]:
@@ -98,11 +121,10 @@ def build_scheduler(config: SchedulerSettings, services: Services) -> Background
         )
     modes = parse_modes(config.warm_modes)
     if config.warm_interval > 0 and config.warm_buckets and modes:
-        buckets = config.warm_buckets
         scheduler.add_job(
-            run_job,
+            warm_stats_turn,
             "interval",
-            args=(services, WARM_STATS, lambda: warm_stats_job(services, buckets, modes)),
+            args=(services, config.warm_buckets, modes, config.warm_interval),
             seconds=config.warm_interval,
             # Warm once right after start so the first dashboard load is already a hit.
             next_run_time=datetime.now(UTC) + timedelta(seconds=1),

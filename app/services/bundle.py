@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
+from app.coordination.singleflight import SingleFlight
 from app.observability.metrics import Metrics
 from app.services.maintenance import MaintenanceService
 from app.services.objects import ObjectService
@@ -18,7 +19,8 @@ from app.services.upload import UploadService
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Everything the API calls. `resources` is closed when the app that built it shuts down."""
+    """Everything the API calls. `resources` is closed when the app that built it shuts down.
+    `flight` is the stats coordination (shared with `stats`); the scheduler takes job leases from it."""
 
     metrics: Metrics
     uploads: UploadService
@@ -28,3 +30,4 @@ class Services:
     readiness: Readiness
     default_bucket: str = "artifacts"
     resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    flight: SingleFlight | None = None

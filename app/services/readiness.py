@@ -1,10 +1,16 @@
-"""Readiness: can this replica serve? Each dependency is one named check."""
+"""Readiness: can this replica serve? Each dependency is one named check.
+
+A check raises to fail readiness. Coordination never does: with Redis down the replica still
+serves (in-process single-flight), so that check reports the degradation in its detail instead.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from app.coordination.base import BackendStatus
 from app.errors import AccessDenied, BucketNotFound, GliderError
 from app.storage.base import ObjectStore
 
@@ -54,5 +60,29 @@ def s3_check(store: ObjectStore, bucket: str) -> Check:
         except AccessDenied as err:
             raise AccessDenied(f"credentials refused on bucket {bucket!r}") from err
         return "reachable"
+
+    return check
+
+
+def coordination_check(status: Callable[[], BackendStatus]) -> Check:
+    """Which backend coordinates stats computations. Always passes: a degraded backend (Redis
+    unreachable, replicas coordinating only in-process) is reported as `degraded: ...`."""
+
+    def check() -> str:
+        state = status()
+        if state.healthy:
+            if state.backend == "inprocess":
+                return "in-process (single replica; no Redis configured)"
+            return f"{state.backend}: shared across replicas"
+        since = ""
+        if state.degraded_since is not None:
+            since = " since " + datetime.fromtimestamp(state.degraded_since, UTC).isoformat(
+                timespec="seconds"
+            )
+        reason = state.degraded_reason or "unknown"
+        return (
+            f"degraded{since}: {state.backend} unavailable ({reason}); "
+            "coordinating in-process, requests still served"
+        )
 
     return check

@@ -11,9 +11,15 @@ A computation stores its document under its own mode and under every cheaper mod
 when exact): with the facts just stored, those modes would compute the very same figures, so a
 quick request after a detailed one is a hit with exact figures.
 
-`compute_and_store` is the computation alone (LIST + compute + store, no cache decision), for
-callers that coordinate computations across replicas; `read_document` returns the stored
-document unvalidated (a stale value to serve while another worker recomputes).
+Request-level caching across replicas: with a `SingleFlight` (the service's wiring) a request
+that may use the cache goes through `StatsFlight` (`stats_flight.py`): within the fresh window
+the shared value answers with no S3 request; otherwise the LIST-validated `get` above runs once
+per (bucket, mode) across all replicas, stale values are served while one replica revalidates,
+and `invalidate` reaches every replica. Without one (the CLI), every call validates with a LIST.
+`use_cache=False` never goes through the flight.
+
+`compute_and_store` is the computation alone (LIST + compute + store, no cache decision);
+`read_document` returns the stored document unvalidated.
 
 Cache failures never fail a request: a failed or unparsable read is a counted miss
 (`dg_stats_cache_errors{operation=read|parse}`), a failed write logs a warning and is counted
@@ -23,18 +29,18 @@ the same way. Bucket and access errors propagate as typed errors. Thread-safe.
 
 from __future__ import annotations
 
-import enum
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from app import TOOL_NAME
+from app.coordination.singleflight import SingleFlight
 from app.domain.keys import validate_bucket
+from app.services.stats_flight import StatsFlight
+from app.services.stats_result import CacheOutcome, StatsResult
 from app.stats.census import Census
 from app.stats.compute import (
     WAVE_DELTAS,
@@ -47,7 +53,7 @@ from app.stats.compute import (
 from app.stats.document import DocumentStore, StatsDocument
 from app.stats.fingerprint import SHARD_COUNT
 from app.stats.index import Fact, FactIndex
-from app.stats.model import BucketStats, StatsMode
+from app.stats.model import StatsMode
 from app.stats.prefetch import HeadPrefetch, PrefetchGate
 from app.storage.base import ObjectStore
 
@@ -57,27 +63,6 @@ if TYPE_CHECKING:
 __all__ = ["CacheOutcome", "StatsProgress", "StatsResult", "StatsService"]
 
 _log = logging.getLogger(__name__)
-
-
-class CacheOutcome(enum.StrEnum):
-    HIT = "hit"
-    MISS = "miss"
-    STALE = "stale"
-    REFRESH = "refresh"
-    BYPASS = "bypass"
-
-
-@dataclass(frozen=True, slots=True)
-class StatsResult:
-    """Figures plus how they were obtained. `exact` is False when any delta's original size is
-    an estimate; `age_seconds` is the time since `computed_at`; `heads` the HEADs this call made."""
-
-    stats: BucketStats
-    cache: CacheOutcome
-    computed_at: datetime
-    exact: bool
-    age_seconds: float
-    heads: int = 0
 
 
 _ORDER = (StatsMode.QUICK, StatsMode.SAMPLED, StatsMode.DETAILED)
@@ -103,22 +88,19 @@ class StatsService:
         *,
         metrics: Metrics | None = None,
         head_concurrency: int = 64,
-        fresh_seconds: float = 0.0,
+        flight: SingleFlight | None = None,
         tool: str = TOOL_NAME,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
-        """`fresh_seconds` > 0 serves a result validated that recently without a new LIST
-        (`invalidate` drops it); 0 validates on every call."""
+        """`flight` coordinates cached requests (fresh window, single-flight, shared invalidation)."""
         self._store = store
         self._metrics = metrics
         self._computer = StatsComputer(store, head_concurrency=head_concurrency)
         self._documents = DocumentStore(store, self._cache_error)
         self._head_concurrency = head_concurrency
-        self._fresh = fresh_seconds
+        self._flight = StatsFlight(flight) if flight is not None else None
         self._tool = tool
         self._now = now
-        self._lock = threading.Lock()
-        self._memo: dict[tuple[str, StatsMode], tuple[float, StatsResult]] = {}
 
     # -- public API ------------------------------------------------------------------------
     def get(
@@ -130,35 +112,18 @@ class StatsService:
         use_cache: bool = True,
         progress: ProgressCallback | None = None,
     ) -> StatsResult:
+        """The figures for (bucket, mode) and how they were obtained (see the module docstring).
+        Raises BucketNotFound, InvalidInput, storage errors, and ComputationPending (503) when a
+        computation elsewhere outlasts the wait budget with nothing older to serve."""
         validate_bucket(bucket)
         mode = StatsMode(mode)
-        if use_cache and not refresh:
-            remembered = self._remembered(bucket, mode)
-            if remembered is not None:
-                self._count(mode, remembered)
-                return remembered
-        reporter = ProgressReporter(progress)
-        census, doc, learned = self._scan(
-            bucket, mode, reporter, read_document=use_cache and not refresh, prefetch=not refresh
-        )
-        fingerprint = census.fingerprint()
-        if doc is not None and doc.matches(fingerprint.value, census.listed, census.stored_bytes):
-            result = self._from_document(doc, CacheOutcome.HIT)
-            reporter.enter("done")
-        else:
-            outcome = (
-                CacheOutcome.BYPASS
-                if not use_cache
-                else CacheOutcome.REFRESH
-                if refresh
-                else CacheOutcome.STALE
-                if doc is not None
-                else CacheOutcome.MISS
+        if self._flight is not None and use_cache:
+            result = self._flight.get(
+                bucket, mode, lambda: self._validated(bucket, mode, refresh, True, progress), refresh=refresh
             )
-            result = self._compute(bucket, mode, census, outcome, reporter, learned=learned)
+        else:
+            result = self._validated(bucket, mode, refresh, use_cache, progress)
         self._count(mode, result)
-        if use_cache:
-            self._remember(bucket, mode, result)
         return result
 
     def compute_and_store(
@@ -169,9 +134,7 @@ class StatsService:
         mode = StatsMode(mode)
         reporter = ProgressReporter(progress)
         census = self._list(bucket, mode, reporter)
-        result = self._compute(bucket, mode, census, CacheOutcome.REFRESH, reporter, reuse=True)
-        self._remember(bucket, mode, result)
-        return result
+        return self._compute(bucket, mode, census, CacheOutcome.REFRESH, reporter, reuse=True)
 
     def read_document(self, bucket: str, mode: StatsMode) -> StatsResult | None:
         """The stored document as a result (cache=STALE), unvalidated; None when there is none."""
@@ -180,12 +143,35 @@ class StatsService:
         return self._from_document(doc, CacheOutcome.STALE) if doc is not None else None
 
     def invalidate(self, bucket: str) -> None:
-        """Forget in-process results for `bucket` (the S3 document validates itself)."""
-        with self._lock:
-            for key in [k for k in self._memo if k[0] == bucket]:
-                del self._memo[key]
+        """Mark `bucket`'s shared figures stale on every replica (uploads and deletes call this;
+        the S3 document validates itself)."""
+        if self._flight is not None:
+            self._flight.invalidate(bucket)
 
     # -- steps -------------------------------------------------------------------------------
+    def _validated(
+        self, bucket: str, mode: StatsMode, refresh: bool, use_cache: bool, progress: ProgressCallback | None
+    ) -> StatsResult:
+        """One LIST, then the stored document when it still matches, else a computation."""
+        reporter = ProgressReporter(progress)
+        census, doc, learned = self._scan(
+            bucket, mode, reporter, read_document=use_cache and not refresh, prefetch=not refresh
+        )
+        fingerprint = census.fingerprint()
+        if doc is not None and doc.matches(fingerprint.value, census.listed, census.stored_bytes):
+            reporter.enter("done")
+            return self._from_document(doc, CacheOutcome.HIT)
+        outcome = (
+            CacheOutcome.BYPASS
+            if not use_cache
+            else CacheOutcome.REFRESH
+            if refresh
+            else CacheOutcome.STALE
+            if doc is not None
+            else CacheOutcome.MISS
+        )
+        return self._compute(bucket, mode, census, outcome, reporter, learned=learned)
+
     def _scan(
         self, bucket: str, mode: StatsMode, reporter: ProgressReporter, *, read_document: bool, prefetch: bool
     ) -> tuple[Census, StatsDocument | None, tuple[dict[str, Fact], int]]:
@@ -309,20 +295,3 @@ class StatsService:
         if self._metrics is not None:
             self._metrics.stats_requests.labels(mode=mode.value, result=result.cache.value).inc()
             self._metrics.stats_age_seconds.labels(mode=mode.value).set(result.age_seconds)
-
-    # -- in-process memo -----------------------------------------------------------------------
-    def _remembered(self, bucket: str, mode: StatsMode) -> StatsResult | None:
-        if self._fresh <= 0:
-            return None
-        with self._lock:
-            entry = self._memo.get((bucket, mode))
-        if entry is None or time.monotonic() - entry[0] > self._fresh:
-            return None
-        result = entry[1]
-        age = max(0.0, (self._now() - result.computed_at).total_seconds())
-        return StatsResult(result.stats, CacheOutcome.HIT, result.computed_at, result.exact, age)
-
-    def _remember(self, bucket: str, mode: StatsMode, result: StatsResult) -> None:
-        if self._fresh > 0:
-            with self._lock:
-                self._memo[(bucket, mode)] = (time.monotonic(), result)

@@ -198,20 +198,6 @@ def test_age_and_computed_at_come_from_the_document() -> None:
     assert hit.age_seconds == pytest.approx(600)
 
 
-def test_fresh_window_skips_the_list_until_invalidated() -> None:
-    wire = _wire()
-    store = wire.store
-    assert isinstance(store, MemoryObjectStore)
-    service = StatsService(store, fresh_seconds=60)
-    service.get(BUCKET, StatsMode.QUICK)
-    lists = store.counts["list_page"]
-    assert service.get(BUCKET, StatsMode.QUICK).cache is CacheOutcome.HIT
-    assert store.counts["list_page"] == lists
-    service.invalidate(BUCKET)
-    service.get(BUCKET, StatsMode.QUICK)
-    assert store.counts["list_page"] == lists + 1
-
-
 def test_compute_and_store_and_read_document() -> None:
     wire = _wire()
     service = StatsService(wire.store)
