@@ -28,7 +28,9 @@ from app.cli.remote import check_mode, open_client, server_options
 if TYPE_CHECKING:
     from app.engine.engine import DeltaEngine
     from app.engine.results import LogicalPage, ObjectMeta, PutResult
-    from app.settings import Settings
+    from app.settings import S3Settings, Settings
+    from app.storage.base import ObjectStore
+    from app.storage.s3 import S3ObjectStore
 
 PROGRESS_MIN_BYTES = 8 << 20
 _MiB = 1 << 20
@@ -56,22 +58,9 @@ def build_engine(settings: Settings) -> DeltaEngine:
     from app.engine.codec import DeltaCodec, XDelta3Codec  # noqa: PLC0415
     from app.engine.engine import DeltaEngine  # noqa: PLC0415
     from app.engine.references import ReferenceProvider  # noqa: PLC0415
-    from app.storage.s3 import S3ObjectStore  # noqa: PLC0415
 
-    s3, eng, cache = settings.s3, settings.engine, settings.cache
-    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
-    store = S3ObjectStore(
-        s3.endpoint_url,
-        s3.region,
-        s3.access_key_id,
-        secret,
-        addressing_style=s3.addressing_style,
-        multipart_threshold_bytes=s3.multipart_threshold_mb * _MiB,
-        multipart_chunk_bytes=s3.multipart_chunk_mb * _MiB,
-        connect_timeout=s3.connect_timeout_seconds,
-        read_timeout=s3.read_timeout_seconds,
-        max_attempts=s3.max_attempts,
-    )
+    eng, cache = settings.engine, settings.cache
+    store = build_store(settings.s3)
     codec: DeltaCodec
     if eng.codec == "zstd":
         from app.engine.zstd import ZstdPatchCodec  # noqa: PLC0415
@@ -104,6 +93,48 @@ def build_engine(settings: Settings) -> DeltaEngine:
         delta_extensions=eng.delta_extensions or DEFAULT_DELTA_EXTENSIONS,
         work_dir=eng.work_dir,
     )
+
+
+def build_store(s3: S3Settings) -> ObjectStore:
+    """The object store for one command. With an explicit endpoint and static keys, HEAD/LIST/
+    small reads and deletes go through the lean client and boto3 is imported and built only when
+    a file is transferred (`glider ls`/`rm` never load it; ~0.3 s of start-up). Otherwise (AWS
+    default endpoint, credential chain with roles that refresh) the boto3 store does everything."""
+    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
+
+    def full() -> S3ObjectStore:
+        from app.storage.s3 import S3ObjectStore  # noqa: PLC0415
+
+        return S3ObjectStore(
+            s3.endpoint_url,
+            s3.region,
+            s3.access_key_id,
+            secret,
+            addressing_style=s3.addressing_style,
+            multipart_threshold_bytes=s3.multipart_threshold_mb * _MiB,
+            multipart_chunk_bytes=s3.multipart_chunk_mb * _MiB,
+            connect_timeout=s3.connect_timeout_seconds,
+            read_timeout=s3.read_timeout_seconds,
+            max_attempts=s3.max_attempts,
+        )
+
+    if not (s3.endpoint_url and s3.access_key_id and secret):
+        return full()
+    from app.storage.lean import LeanS3  # noqa: PLC0415
+    from app.storage.lean_store import LeanObjectStore  # noqa: PLC0415
+    from app.storage.sigv4 import Credentials  # noqa: PLC0415
+
+    lean = LeanS3(
+        s3.endpoint_url,
+        s3.region,
+        Credentials(s3.access_key_id, secret),
+        addressing_style=s3.addressing_style,
+        max_connections=s3.max_pool_connections,
+        connect_timeout=s3.connect_timeout_seconds,
+        read_timeout=s3.read_timeout_seconds,
+        max_attempts=s3.max_attempts,
+    )
+    return LeanObjectStore(lean, fallback=full)
 
 
 def _settings(endpoint_url: str | None) -> Settings:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import os
+import selectors
 import subprocess
 import time
 from pathlib import Path
@@ -79,13 +80,21 @@ def run_watched(
         )
     except FileNotFoundError:
         raise CodecError(f"{what}: {argv[0]!r} not found (install it: scripts/system-deps.sh)") from None
-    with proc:
+    # Waiting on stderr, not polling `proc.wait(timeout)`: the pipe reports EOF the moment the
+    # process exits, where wait's own sleep loop adds up to 50 ms to every encode.
+    stderr = bytearray()
+    with proc, selectors.DefaultSelector() as selector:
+        assert proc.stderr is not None  # stderr=PIPE above
+        fd = proc.stderr.fileno()
+        selector.register(fd, selectors.EVENT_READ)
         interval = 0.01
         while True:
-            try:
-                proc.wait(interval)
-                break
-            except subprocess.TimeoutExpired:
+            if selector.select(interval):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break  # EOF: the process is gone (or closed stderr; the wait below decides)
+                stderr += chunk
+            else:
                 interval = min(interval * 2, 0.1)
             over = out.exists() and out.stat().st_size > size_limit
             if over or time.monotonic() > deadline:
@@ -94,8 +103,13 @@ def run_watched(
                 if over:
                     return None
                 raise CodecError(f"{what} timed out after {timeout:g}s")
-        stderr = proc.stderr.read() if proc.stderr else b""
-    return subprocess.CompletedProcess(argv, proc.returncode, None, stderr)
+        try:
+            proc.wait(max(deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise CodecError(f"{what} timed out after {timeout:g}s") from None
+    return subprocess.CompletedProcess(argv, proc.returncode, None, bytes(stderr))
 
 
 def first_line(stderr: bytes) -> str:

@@ -1,4 +1,4 @@
-"""`ObjectStore` on boto3: one client per store, shared by every thread (boto3 clients are thread-safe).
+"""`ObjectStore` on botocore: one client per store, shared by every thread (clients are thread-safe).
 
 Every botocore failure is translated by `s3_errors.translate_error` into `app.errors`, so nothing above
 `app.storage` sees botocore. Credentials never appear in a message. ETags come back unquoted and
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
 
-import boto3.session
+import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
@@ -120,12 +120,16 @@ class S3ObjectStore(ObjectStore):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        session = boto3.session.Session(
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            region_name=region,
+        # A botocore session, not boto3's: the client is the same, without importing boto3 and
+        # s3transfer (tens of ms of every CLI process's start-up) for helpers this store never uses.
+        session = botocore.session.get_session()
+        if access_key_id or secret_access_key:
+            # As boto3.Session does: a half-given pair is passed on too (and fails when signing).
+            session.set_credentials(access_key_id, secret_access_key)  # type: ignore[arg-type]
+        session.set_config_variable("region", region)
+        self._client: S3Client = session.create_client(  # type: ignore[assignment]
+            "s3", region_name=region, endpoint_url=endpoint_url, config=config
         )
-        self._client: S3Client = session.client("s3", endpoint_url=endpoint_url, config=config)
         self.endpoint: str = self._client.meta.endpoint_url
         self._session = session
         self._lean: LeanS3 | None = None
