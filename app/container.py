@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,14 +41,13 @@ from app.settings import (
     CacheSettings,
     EngineSettings,
     RedisSettings,
-    S3Settings,
     Settings,
     StatsSettings,
     default_cache_root,
 )
 from app.storage.base import ObjectStore
-from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
+from app.store_settings import S3Target, build_store
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +55,6 @@ MiB = 1024 * 1024
 
 # Read by /readyz so a Redis outage shows on an idle replica too (a read of a key never written).
 _PROBE_KEY = CacheKey("glider-readiness", "probe")
-
-
-@dataclass(frozen=True, slots=True)
-class S3Target:
-    endpoint_url: str | None
-    access_key_id: str | None
-    secret_access_key: str | None
-    embedded: bool
 
 
 def embedded_data_dir() -> Path:
@@ -83,22 +73,6 @@ def s3_target(settings: Settings, resources: contextlib.ExitStack) -> S3Target:
     return S3Target(server.endpoint_url, server.access_key, server.secret_key, embedded=True)
 
 
-def build_store(s3: S3Settings, target: S3Target) -> S3ObjectStore:
-    return S3ObjectStore(
-        target.endpoint_url,
-        s3.region,
-        target.access_key_id,
-        target.secret_access_key,
-        addressing_style=s3.addressing_style,
-        max_pool_connections=s3.max_pool_connections,
-        multipart_threshold_bytes=s3.multipart_threshold_mb * MiB,
-        multipart_chunk_bytes=s3.multipart_chunk_mb * MiB,
-        connect_timeout=s3.connect_timeout_seconds,
-        read_timeout=s3.read_timeout_seconds,
-        max_attempts=s3.max_attempts,
-    )
-
-
 def build_codec(engine: EngineSettings) -> DeltaCodec:
     if engine.codec == "zstd":
         # Opt-in: faster, but deltaglider 6.2.0 cannot read what it writes (marked dg-codec).
@@ -113,7 +87,15 @@ def build_codec(engine: EngineSettings) -> DeltaCodec:
     )
 
 
-def build_reference_cache(cache: CacheSettings, work_dir: Path | None) -> ReferenceCache:
+def build_reference_cache(
+    cache: CacheSettings, work_dir: Path | None, *, persistent_only: bool = False
+) -> ReferenceCache:
+    """The reference cache Settings choose. `persistent_only` (one-shot CLI processes): a disk
+    cache only when a later process can reuse it, i.e. unencrypted or under a configured key;
+    else a plain memory cache, since a per-process key makes every entry garbage at exit."""
+    reusable = cache.backend == "filesystem" and (not cache.encryption or cache.encryption_key is not None)
+    if persistent_only and not reusable:
+        return MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
     inner: ReferenceCache
     if cache.backend == "memory":
         inner = MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
@@ -128,12 +110,18 @@ def build_reference_cache(cache: CacheSettings, work_dir: Path | None) -> Refere
     return EncryptedReferenceCache(inner, key, work_dir=work_dir)
 
 
-def build_engine(settings: Settings, store: ObjectStore, metrics: Metrics | None = None) -> DeltaEngine:
-    """The delta engine over `store`, with the codec and reference cache Settings choose."""
+def build_engine(
+    settings: Settings,
+    store: ObjectStore,
+    metrics: Metrics | None = None,
+    *,
+    persistent_cache_only: bool = False,
+) -> DeltaEngine:
+    """The delta engine over `store`, with the codec and reference cache Settings choose
+    (`persistent_cache_only`: see `build_reference_cache`)."""
     work_dir = settings.engine.work_dir
-    references = ReferenceProvider(
-        store, build_reference_cache(settings.cache, work_dir), work_dir=work_dir, metrics=metrics
-    )
+    cache = build_reference_cache(settings.cache, work_dir, persistent_only=persistent_cache_only)
+    references = ReferenceProvider(store, cache, work_dir=work_dir, metrics=metrics)
     return DeltaEngine(
         store,
         build_codec(settings.engine),

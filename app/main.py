@@ -48,19 +48,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if settings is None:
         settings = Settings()
         configure_logging(settings.log.level, settings.log.json_format)
-    config = settings
     metrics = services.metrics if services is not None else Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.limiter = CapacityLimiter(config.server.worker_threads)
+        app.state.limiter = CapacityLimiter(settings.server.worker_threads)
         async with contextlib.AsyncExitStack() as stack:
             ready = services
             if ready is None:
-                ready = await anyio.to_thread.run_sync(build_services, config, metrics)
+                ready = await anyio.to_thread.run_sync(build_services, settings, metrics)
                 stack.push_async_callback(anyio.to_thread.run_sync, ready.resources.close)
             app.state.services = ready
-            scheduler = build_scheduler(config.scheduler, ready)
+            scheduler = build_scheduler(settings.scheduler, ready)
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log.info("glider ready (%d scheduled jobs)", len(scheduler.get_jobs()))

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from app.api.auth import Scope, require
 from app.api.conditional import none_match, strong_etag
 from app.api.context import run_blocking, services_of
 from app.api.schemas import (
-    BUCKET_PATTERN,
     DeleteResponse,
     ObjectInfo,
     ObjectListResponse,
     problem_responses,
 )
 from app.engine.results import ObjectMeta
+from app.services.objects import Download
 
 router = APIRouter(tags=["objects"])
 
-BucketPath = Annotated[str, Path(pattern=BUCKET_PATTERN)]
+# No pattern: `validate_bucket` below is the one rule (400 with its precise message).
+BucketPath = Annotated[str, Path(description="Bucket name")]
 KeyPath = Annotated[str, Path(min_length=1, max_length=1024, description="Object key (may contain '/')")]
 _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 
@@ -38,6 +41,17 @@ def _headers(meta: ObjectMeta) -> dict[str, str]:
     if meta.sha256:
         headers["X-Content-SHA256"] = meta.sha256
     return headers
+
+
+async def _blocks(request: Request, download: Download) -> AsyncIterator[bytes]:
+    """The download's bytes, each block read on the bounded worker pool; the handle is closed
+    however the stream ends (the response's background task closes it too, should the
+    generator never be resumed after a disconnect)."""
+    try:
+        while block := await run_blocking(request, download.read):
+            yield block
+    finally:
+        download.close()
 
 
 def _info(meta: ObjectMeta) -> ObjectInfo:
@@ -104,7 +118,10 @@ async def get_object(
             return Response(status_code=304, headers={"ETag": strong_etag(meta.etag)})
     download = await run_blocking(request, objects.download, bucket, key)
     return StreamingResponse(
-        download.chunks(), media_type="application/octet-stream", headers=_headers(download.meta)
+        _blocks(request, download),
+        media_type="application/octet-stream",
+        headers=_headers(download.meta),
+        background=BackgroundTask(download.close),
     )
 
 

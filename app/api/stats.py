@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from app.api.auth import Scope, require
 from app.api.conditional import none_match, weak_etag
 from app.api.context import config_of, run_blocking, services_of
-from app.api.schemas import BUCKET_PATTERN, StatsResponse, problem_responses
+from app.api.schemas import StatsResponse, problem_responses
 from app.domain.keys import validate_bucket
 from app.services.stats import StatsResult
 from app.stats.model import StatsMode
@@ -47,7 +47,7 @@ def _figures(bucket: str, mode: StatsMode, result: StatsResult) -> dict[str, obj
 async def get_bucket_stats(
     request: Request,
     *,
-    bucket: Annotated[str, Path(pattern=BUCKET_PATTERN)],
+    bucket: Annotated[str, Path(description="Bucket name")],
     mode: Annotated[StatsMode, Query(description="quick: LIST only; sampled / detailed: HEADs")] = (
         StatsMode.QUICK
     ),

@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect
 from app.api.auth import Scope, require
 from app.api.context import run_blocking, services_of
 from app.api.multipart import file_field_chunks
-from app.api.schemas import BUCKET_PATTERN, UploadResponse, problem_responses
+from app.api.schemas import UploadResponse, problem_responses
 from app.errors import InvalidInput
 
 router = APIRouter(tags=["uploads"])
@@ -77,7 +77,7 @@ def _least_file_size(request: Request, multipart: bool) -> int | None:
 async def upload_object(
     request: Request,
     response: Response,
-    bucket: Annotated[str, Query(pattern=BUCKET_PATTERN, description="Target bucket")],
+    bucket: Annotated[str, Query(description="Target bucket")],
     key: Annotated[str, Query(min_length=1, max_length=1024, description="Object key")],
     content_sha256: Annotated[
         str | None,

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from app.assets.source import AssetSource, RemoteVersion
+from app.domain.urls import redact_url
 from app.errors import (
     AccessDenied,
     BucketNotFound,
@@ -81,6 +82,7 @@ class GliderServerSource(AssetSource):
         client: httpx.Client | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._server = redact_url(base_url)  # what messages show: never the URL's credentials
         self._client = client or httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
 
     def close(self) -> None:
@@ -115,7 +117,7 @@ class GliderServerSource(AssetSource):
                     return None
                 return self._save(response, dest, etag, what)
         except httpx.TransportError as err:
-            raise StorageUnavailable(f"Glider server unreachable for {what}: {err}") from err
+            raise StorageUnavailable(f"Glider server {self._server} unreachable for {what}: {err}") from err
 
     @staticmethod
     def _save(response: httpx.Response, dest: Path, etag: str, what: str) -> RemoteVersion:

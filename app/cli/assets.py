@@ -27,27 +27,18 @@ from app.assets.source import AssetSource
 from app.assets.versioned import VersionedCache
 from app.assets.versions import INITIAL_VERSION, Bump, Version
 from app.cli.output import exit_code_for
-from app.container import S3Target, build_engine, build_store
+from app.cli.settings import command_settings
+from app.container import build_engine
 from app.errors import InvalidInput
 from app.observability.logging import configure_logging
 from app.settings import Settings, default_cache_root
+from app.store_settings import build_store
 
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def _settings(endpoint_url: str | None) -> Settings:
-    settings = Settings()
-    if endpoint_url:
-        settings = settings.model_copy(
-            update={"s3": settings.s3.model_copy(update={"endpoint_url": endpoint_url})}
-        )
-    return settings
-
-
 def _engine_source(settings: Settings, stack: contextlib.ExitStack) -> EngineSource:
-    s3 = settings.s3
-    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
-    store = build_store(s3, S3Target(s3.endpoint_url, s3.access_key_id, secret, embedded=False))
+    store = build_store(settings.s3)
     stack.callback(store.close)
     engine = build_engine(settings, store)
     return EngineSource(engine, store)
@@ -120,7 +111,7 @@ def fetch_command(locations: tuple[str, ...], max_age: Freshness | None, endpoin
 
     A local path is printed unchanged.
     """
-    with open_cache(_settings(endpoint_url)) as cache:
+    with open_cache(command_settings(endpoint_url)) as cache:
         for location in locations:
             click.echo(str(cache.path(location, freshness=max_age)))
 
@@ -139,7 +130,7 @@ def vc_add(
     *, path: str, file: Path, version: str, manifest: Path, bucket: str, endpoint_url: str | None
 ) -> None:
     """Upload FILE as the first version of PATH (write-once) and pin it in the manifest."""
-    with open_cache(_settings(endpoint_url), direct=True) as cache:
+    with open_cache(command_settings(endpoint_url), direct=True) as cache:
         published = VersionedCache(cache, manifest, bucket).add(path, file, Version.parse(version))
     click.echo(f"{published.path} {published.version} {published.url}")
 
@@ -157,7 +148,7 @@ def vc_update(
     """Upload FILE as the next version of PATH (write-once) and pin it in the manifest."""
     if bump is None:
         raise click.UsageError("choose one of --major, --minor, --patch")
-    with open_cache(_settings(endpoint_url), direct=True) as cache:
+    with open_cache(command_settings(endpoint_url), direct=True) as cache:
         published = VersionedCache(cache, manifest, bucket).update(path, file, Bump(bump))
     click.echo(f"{published.path} {published.version} {published.url}")
 
@@ -167,7 +158,7 @@ def vc_update(
 @_vc_options
 def vc_fetch(paths: tuple[str, ...], manifest: Path, bucket: str, endpoint_url: str | None) -> None:
     """Print the local path of the version the manifest pins for each PATH (hash verified)."""
-    with open_cache(_settings(endpoint_url)) as cache:
+    with open_cache(command_settings(endpoint_url)) as cache:
         versioned = VersionedCache(cache, manifest, bucket)
         for path in paths:
             click.echo(str(versioned.path(path)))
@@ -199,7 +190,7 @@ def prefill_command(
         raise click.UsageError("give exactly one of --manifest and --list")
     if manifest is not None and bucket is None:
         raise click.UsageError("--manifest needs --bucket")
-    settings = _settings(endpoint_url)
+    settings = command_settings(endpoint_url)
     with open_cache(settings) as cache:
         resolve: Callable[[str], Path] = cache.path
         if list_file is not None:

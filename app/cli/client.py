@@ -37,6 +37,7 @@ from app.assets.atomic import commit, temp_beside
 from app.caches.base import ClearResult
 from app.cli.problems import error_for
 from app.domain.keys import delta_key_for, validate_bucket, validate_key
+from app.domain.urls import redact_url
 from app.engine.results import DeleteResult, LogicalPage, ObjectMeta, PutResult, StoredAs
 from app.stats.model import BucketStats, StatsMode
 
@@ -135,10 +136,13 @@ class GliderClient:
     ) -> None:
         if not server.startswith(("http://", "https://")):
             raise errors.InvalidInput(f"--server must be an http:// or https:// URL, not {server!r}")
-        self.server = server.rstrip("/")
+        # `server` is what messages and output show: without any credentials in the URL.
+        self.server = redact_url(server.rstrip("/"))
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
-        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=server.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
 
     def close(self) -> None:
         self._http.close()

@@ -24,16 +24,14 @@ from typing import TYPE_CHECKING
 import click
 
 from app.cli.remote import check_mode, open_client, server_options
+from app.cli.settings import command_settings
 
 if TYPE_CHECKING:
     from app.engine.engine import DeltaEngine
     from app.engine.results import LogicalPage, ObjectMeta, PutResult
-    from app.settings import S3Settings, Settings
-    from app.storage.base import ObjectStore
-    from app.storage.s3 import S3ObjectStore
+    from app.settings import Settings
 
 PROGRESS_MIN_BYTES = 8 << 20
-_MiB = 1 << 20
 
 endpoint_option = click.option(
     "--endpoint-url", envvar=None, default=None, help="S3 endpoint (default: AWS_ENDPOINT_URL)."
@@ -50,100 +48,17 @@ def split_s3_url(text: str) -> tuple[str, str] | None:
 
 
 def build_engine(settings: Settings) -> DeltaEngine:
-    """The engine on S3 from Settings. The reference cache persists across runs only when it can
-    be reused: a filesystem cache that is unencrypted or has a configured key; else memory."""
-    from app.caches.base import ReferenceCache  # noqa: PLC0415
-    from app.caches.memory import MemoryReferenceCache  # noqa: PLC0415
-    from app.domain.keys import DEFAULT_DELTA_EXTENSIONS  # noqa: PLC0415
-    from app.engine.codec import DeltaCodec, XDelta3Codec  # noqa: PLC0415
-    from app.engine.engine import DeltaEngine  # noqa: PLC0415
-    from app.engine.references import ReferenceProvider  # noqa: PLC0415
+    """The engine for one command (`app.container.build_engine`). With an explicit endpoint and
+    static keys, HEAD/LIST/small reads and deletes go through the lean client and botocore is
+    imported and built only when a file is transferred (`glider ls`/`rm` never load it). Otherwise
+    (AWS default endpoint, a credential chain whose roles refresh) the botocore store does it all.
+    The reference cache is kept on disk only where a later process can reuse it."""
+    from app.container import build_engine as wire_engine  # noqa: PLC0415
+    from app.store_settings import build_store  # noqa: PLC0415
 
-    eng, cache = settings.engine, settings.cache
-    store = build_store(settings.s3)
-    codec: DeltaCodec
-    if eng.codec == "zstd":
-        from app.engine.zstd import ZstdPatchCodec  # noqa: PLC0415
-
-        codec = ZstdPatchCodec(
-            memory_budget_bytes=eng.codec_memory_mb * _MiB, timeout=eng.codec_timeout_seconds
-        )
-    else:
-        codec = XDelta3Codec(
-            eng.xdelta_level, eng.xdelta_secondary, eng.codec_memory_mb * _MiB, eng.codec_timeout_seconds
-        )
-    reference_cache: ReferenceCache = MemoryReferenceCache(max_bytes=cache.memory_size_mb * _MiB)
-    if cache.backend == "filesystem" and (cache.encryption_key is not None or not cache.encryption):
-        from app.caches.encrypted import EncryptedReferenceCache  # noqa: PLC0415
-        from app.caches.filesystem import FilesystemReferenceCache  # noqa: PLC0415
-        from app.caches.keys import parse_encryption_key  # noqa: PLC0415
-        from app.settings import default_cache_root  # noqa: PLC0415
-
-        root = cache.dir if cache.dir is not None else default_cache_root() / "references"
-        reference_cache = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * _MiB)
-        if cache.encryption and cache.encryption_key is not None:
-            key = parse_encryption_key(cache.encryption_key.get_secret_value())
-            reference_cache = EncryptedReferenceCache(reference_cache, key, work_dir=eng.work_dir)
-    references = ReferenceProvider(store, reference_cache, work_dir=eng.work_dir)
-    return DeltaEngine(
-        store,
-        codec,
-        references,
-        max_ratio=eng.max_ratio,
-        delta_extensions=eng.delta_extensions or DEFAULT_DELTA_EXTENSIONS,
-        work_dir=eng.work_dir,
-    )
-
-
-def build_store(s3: S3Settings) -> ObjectStore:
-    """The object store for one command. With an explicit endpoint and static keys, HEAD/LIST/
-    small reads and deletes go through the lean client and boto3 is imported and built only when
-    a file is transferred (`glider ls`/`rm` never load it; ~0.3 s of start-up). Otherwise (AWS
-    default endpoint, credential chain with roles that refresh) the boto3 store does everything."""
-    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
-
-    def full() -> S3ObjectStore:
-        from app.storage.s3 import S3ObjectStore  # noqa: PLC0415
-
-        return S3ObjectStore(
-            s3.endpoint_url,
-            s3.region,
-            s3.access_key_id,
-            secret,
-            addressing_style=s3.addressing_style,
-            multipart_threshold_bytes=s3.multipart_threshold_mb * _MiB,
-            multipart_chunk_bytes=s3.multipart_chunk_mb * _MiB,
-            connect_timeout=s3.connect_timeout_seconds,
-            read_timeout=s3.read_timeout_seconds,
-            max_attempts=s3.max_attempts,
-        )
-
-    if not (s3.endpoint_url and s3.access_key_id and secret):
-        return full()
-    from app.storage.lean import LeanS3  # noqa: PLC0415
-    from app.storage.lean_store import LeanObjectStore  # noqa: PLC0415
-    from app.storage.sigv4 import Credentials  # noqa: PLC0415
-
-    lean = LeanS3(
-        s3.endpoint_url,
-        s3.region,
-        Credentials(s3.access_key_id, secret),
-        addressing_style=s3.addressing_style,
-        max_connections=s3.max_pool_connections,
-        connect_timeout=s3.connect_timeout_seconds,
-        read_timeout=s3.read_timeout_seconds,
-        max_attempts=s3.max_attempts,
-    )
-    return LeanObjectStore(lean, fallback=full)
-
-
-def _settings(endpoint_url: str | None) -> Settings:
-    from app.settings import Settings  # noqa: PLC0415
-
-    settings = Settings()
-    if endpoint_url:
-        settings.s3 = settings.s3.model_copy(update={"endpoint_url": endpoint_url})
-    return settings
+    s3 = settings.s3
+    lean = bool(s3.endpoint_url and s3.access_key_id and s3.secret_access_key)
+    return wire_engine(settings, build_store(s3, lean=lean), persistent_cache_only=True)
 
 
 def _spinner(label: str, size: int, force: bool | None) -> AbstractContextManager[object]:
@@ -158,24 +73,16 @@ def _spinner(label: str, size: int, force: bool | None) -> AbstractContextManage
 
 def hash_with_progress(path: Path, force: bool | None) -> str:
     """SHA-256 of `path`; a byte progress bar on stderr for big files."""
-    import hashlib  # noqa: PLC0415
+    from app.domain.hashing import sha256_file  # noqa: PLC0415
 
     size = path.stat().st_size
     show = (force if force is not None else sys.stderr.isatty()) and size >= PROGRESS_MIN_BYTES
-    digest = hashlib.sha256()
-    bar = None
-    if show:
-        from tqdm import tqdm  # noqa: PLC0415
+    if not show:
+        return sha256_file(path)
+    from tqdm import tqdm  # noqa: PLC0415
 
-        bar = tqdm(total=size, desc="hashing", unit="B", unit_scale=True, file=sys.stderr, leave=False)
-    with path.open("rb") as fh:
-        while block := fh.read(_MiB):
-            digest.update(block)
-            if bar is not None:
-                bar.update(len(block))
-    if bar is not None:
-        bar.close()
-    return digest.hexdigest()
+    with tqdm(total=size, desc="hashing", unit="B", unit_scale=True, file=sys.stderr, leave=False) as bar:
+        return sha256_file(path, on_block=bar.update)
 
 
 def _meta_json(meta: ObjectMeta) -> dict[str, object]:
@@ -221,7 +128,7 @@ def cp_command(  # noqa: PLR0917 - click passes every option by name
             elif src is not None:
                 remote_objects.download(client, src, Path(dest), as_json, progress)
         return
-    engine = build_engine(_settings(endpoint_url))
+    engine = build_engine(command_settings(endpoint_url))
     if dst is not None:
         _upload(engine, Path(source), dst, as_json, progress)
     elif src is not None:
@@ -314,7 +221,7 @@ def ls_command(  # noqa: PLR0917 - click passes every option by name
         with open_client(server, token) as client:
             _print_listing(pages(client, *parsed, detailed), as_json)
         return
-    _print_listing(_engine_pages(build_engine(_settings(endpoint_url)), *parsed, detailed), as_json)
+    _print_listing(_engine_pages(build_engine(command_settings(endpoint_url)), *parsed, detailed), as_json)
 
 
 def _engine_pages(engine: DeltaEngine, bucket: str, prefix: str, detailed: bool) -> Iterator[LogicalPage]:
@@ -358,7 +265,7 @@ def rm_command(
         with open_client(server, token) as client:
             result = client.delete(bucket, key)
     else:
-        result = build_engine(_settings(endpoint_url)).delete(bucket, key)
+        result = build_engine(command_settings(endpoint_url)).delete(bucket, key)
     if as_json:
         click.echo(json.dumps({"bucket": bucket, "key": key, "deleted_keys": list(result.deleted_keys)}))
         return

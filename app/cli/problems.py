@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 
 from app import errors
+from app.domain.urls import redact_url
 
 PROBLEM_PREFIX = "urn:glider:problem:"
 
@@ -66,5 +67,5 @@ def error_for(response: httpx.Response, server: str) -> errors.GliderError:
         detail = str(body.get("detail") or body.get("title") or "")
     cls = PROBLEM_ERRORS.get(slug) or STATUS_ERRORS.get(status, errors.GliderError)
     reason = response.reason_phrase or "error"
-    message = f"{server} answered {status} {reason}" + (f": {detail}" if detail else "")
+    message = f"{redact_url(server)} answered {status} {reason}" + (f": {detail}" if detail else "")
     return cls(" ".join(message.split()))  # one line, whatever the server put in `detail`

@@ -16,28 +16,33 @@ import click
 import uvicorn
 from pydantic import SecretStr
 
-from app.container import embedded_data_dir
+from app.container import s3_target
 from app.main import create_app
 from app.observability.logging import configure_logging
 from app.settings import Settings
-from app.storage.s3 import S3ObjectStore
-from app.storage.seaweed import SeaweedServer
+from app.store_settings import S3Target, build_store
 
 ALL_SCOPES = ("upload", "read", "admin")
 
 
-def _with_embedded_s3(settings: Settings, stack: contextlib.ExitStack) -> Settings:
-    if settings.s3.endpoint_url:
-        return settings
-    server = stack.enter_context(SeaweedServer(data_dir=embedded_data_dir()))
+def _with_embedded_s3(settings: Settings, stack: contextlib.ExitStack) -> tuple[Settings, S3Target]:
+    """Where S3 is (the container's rule; `--embedded` always allows SeaweedFS), with a started
+    SeaweedFS written into the settings so the app's own wiring uses it instead of starting another."""
+    settings = settings.model_copy(
+        update={"server": settings.server.model_copy(update={"embedded_s3": True})}
+    )
+    target = s3_target(settings, stack)
+    if not target.embedded:
+        return settings, target
+    secret = SecretStr(target.secret_access_key) if target.secret_access_key is not None else None
     s3 = settings.s3.model_copy(
         update={
-            "endpoint_url": server.endpoint_url,
-            "access_key_id": server.access_key,
-            "secret_access_key": SecretStr(server.secret_key),
+            "endpoint_url": target.endpoint_url,
+            "access_key_id": target.access_key_id,
+            "secret_access_key": secret,
         }
     )
-    return settings.model_copy(update={"s3": s3})
+    return settings.model_copy(update={"s3": s3}), target
 
 
 def _with_token(settings: Settings) -> tuple[Settings, str | None]:
@@ -49,14 +54,8 @@ def _with_token(settings: Settings) -> tuple[Settings, str | None]:
     return settings.model_copy(update={"auth": settings.auth.model_copy(update={"tokens": tokens})}), token
 
 
-def _create_bucket(settings: Settings) -> None:
-    s3 = settings.s3
-    store = S3ObjectStore(
-        s3.endpoint_url,
-        s3.region,
-        s3.access_key_id,
-        s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
-    )
+def _create_bucket(settings: Settings, target: S3Target) -> None:
+    store = build_store(settings.s3, target)
     try:
         store.create_bucket(settings.server.default_bucket)
     finally:
@@ -109,9 +108,9 @@ def serve(host: str | None, port: int | None, embedded: bool) -> None:
     # stack below stop the embedded SeaweedFS instead of dying with it still running.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with contextlib.ExitStack() as stack:
-        settings = _with_embedded_s3(settings, stack)
+        settings, target = _with_embedded_s3(settings, stack)
         settings, token = _with_token(settings)
-        _create_bucket(settings)
+        _create_bucket(settings, target)
         click.echo(banner(f"http://{host}:{port}", settings.server.default_bucket, token,
                           settings.s3.endpoint_url))  # fmt: skip
         uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from app.cli.remote import check_mode, open_client, server_options
+from app.cli.settings import command_settings
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from app.settings import Settings
     from app.stats.compute import StatsProgress
     from app.stats.model import StatsMode
-    from app.storage.s3 import S3ObjectStore
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -129,32 +129,13 @@ class _ProgressBar:
 
 
 def build_stats_service(settings: Settings) -> StatsService:
-    """A StatsService on the lean S3 client, from Settings (boto3 loaded only if ever needed)."""
+    """A StatsService on the lean S3 client, from Settings (botocore loaded only if ever needed)."""
     from app.services.stats import StatsService  # noqa: PLC0415
-    from app.storage.lean import LeanS3, resolve_credentials  # noqa: PLC0415
-    from app.storage.lean_store import LeanObjectStore  # noqa: PLC0415
+    from app.store_settings import build_store  # noqa: PLC0415
 
-    s3 = settings.s3
-    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
-    endpoint = s3.endpoint_url or f"https://s3.{s3.region}.amazonaws.com"
-    lean = LeanS3(
-        endpoint,
-        s3.region,
-        resolve_credentials(s3.access_key_id, secret),
-        addressing_style=s3.addressing_style,
-        max_connections=max(s3.max_pool_connections, settings.stats.head_concurrency),
-        connect_timeout=s3.connect_timeout_seconds,
-        read_timeout=s3.read_timeout_seconds,
-        max_attempts=s3.max_attempts,
-    )
-
-    def full_store() -> S3ObjectStore:
-        from app.storage.s3 import S3ObjectStore  # noqa: PLC0415
-
-        return S3ObjectStore(endpoint, s3.region, s3.access_key_id, secret)
-
-    store = LeanObjectStore(lean, fallback=full_store)
-    return StatsService(store, head_concurrency=settings.stats.head_concurrency)
+    heads = settings.stats.head_concurrency
+    store = build_store(settings.s3, lean=True, max_connections=heads)
+    return StatsService(store, head_concurrency=heads)
 
 
 @click.command("stats")
@@ -191,7 +172,6 @@ def stats_command(  # noqa: PLR0917 - click passes every option positionally by 
             "--no-cache leaves it untouched"
         )
     from app.domain.keys import validate_bucket  # noqa: PLC0415
-    from app.settings import Settings  # noqa: PLC0415
     from app.stats.model import StatsMode  # noqa: PLC0415
 
     name = validate_bucket(parse_bucket(bucket))
@@ -200,7 +180,7 @@ def stats_command(  # noqa: PLR0917 - click passes every option positionally by 
     if server is not None:
         _stats_via_server(server, token, name, mode, refresh=refresh, use_cache=not no_cache, as_json=as_json)
         return
-    service = build_stats_service(Settings())
+    service = build_stats_service(command_settings())
     bar = _ProgressBar()
     try:
         result = service.get(name, mode, refresh=refresh, use_cache=not no_cache, progress=bar)

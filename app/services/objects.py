@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,15 +24,12 @@ class Download:
     meta: ObjectMeta
     file: BinaryIO
 
-    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
-        """Read the file in `size` pieces, closing it at the end (or when the iterator is dropped)."""
-        try:
-            while block := self.file.read(size):
-                yield block
-        finally:
-            self.file.close()
+    def read(self, size: int = CHUNK) -> bytes:
+        """The next block of at most `size` bytes; empty at the end. Blocking."""
+        return self.file.read(size)
 
     def close(self) -> None:
+        """Release the handle (and so the disk space); idempotent."""
         self.file.close()
 
 

@@ -35,10 +35,6 @@ class Readiness:
     def __init__(self, checks: Mapping[str, Check]) -> None:
         self._checks = dict(checks)
 
-    def with_check(self, name: str, check: Check) -> Readiness:
-        """A copy with one more check (the coordination backend adds its own)."""
-        return Readiness({**self._checks, name: check})
-
     def check(self) -> ReadinessReport:
         outcomes: list[CheckOutcome] = []
         for name, check in self._checks.items():

@@ -18,9 +18,6 @@ per (bucket, mode) across all replicas, stale values are served while one replic
 and `invalidate` reaches every replica. Without one (the CLI), every call validates with a LIST.
 `use_cache=False` never goes through the flight.
 
-`compute_and_store` is the computation alone (LIST + compute + store, no cache decision);
-`read_document` returns the stored document unvalidated.
-
 Cache failures never fail a request: a failed or unparsable read is a counted miss
 (`dg_stats_cache_errors{operation=read|parse}`), a failed write logs a warning and is counted
 (`operation=write`); the per-object facts count `index_read`, `index_write` and `index_parse`
@@ -32,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -64,6 +61,10 @@ __all__ = ["CacheOutcome", "StatsProgress", "StatsResult", "StatsService"]
 
 _log = logging.getLogger(__name__)
 
+
+# Concurrent requests' document reads run in parallel up to this many (the API's default worker
+# count); threads are only started when that many requests overlap.
+_SIDE_WORKERS = 32
 
 _ORDER = (StatsMode.QUICK, StatsMode.SAMPLED, StatsMode.DETAILED)
 
@@ -101,6 +102,12 @@ class StatsService:
         self._flight = StatsFlight(flight) if flight is not None else None
         self._tool = tool
         self._now = now
+        # Document reads and prefetch decisions run beside the LIST. One pool per service (threads
+        # start on demand and end with the pool), not one per request. A request submits its read
+        # before its decision and the queue is FIFO, so a decision waiting on its read never
+        # starves it. No close() is needed: idle workers exit when the service is collected or at
+        # interpreter exit; `close` lets an owner end them sooner.
+        self._side = ThreadPoolExecutor(_SIDE_WORKERS, thread_name_prefix="dg-stats-side")
 
     # -- public API ------------------------------------------------------------------------
     def get(
@@ -126,21 +133,9 @@ class StatsService:
         self._count(mode, result)
         return result
 
-    def compute_and_store(
-        self, bucket: str, mode: StatsMode, *, progress: ProgressCallback | None = None
-    ) -> StatsResult:
-        """LIST, compute incrementally and store the document and facts; no cache decision."""
-        validate_bucket(bucket)
-        mode = StatsMode(mode)
-        reporter = ProgressReporter(progress)
-        census = self._list(bucket, mode, reporter)
-        return self._compute(bucket, mode, census, CacheOutcome.REFRESH, reporter, reuse=True)
-
-    def read_document(self, bucket: str, mode: StatsMode) -> StatsResult | None:
-        """The stored document as a result (cache=STALE), unvalidated; None when there is none."""
-        validate_bucket(bucket)
-        doc = self._documents.read(bucket, StatsMode(mode))
-        return self._from_document(doc, CacheOutcome.STALE) if doc is not None else None
+    def close(self) -> None:
+        """End the side pool's threads (waits for running reads); `get` must not be called after."""
+        self._side.shutdown(wait=True)
 
     def invalidate(self, bucket: str) -> None:
         """Mark `bucket`'s shared figures stale on every replica (uploads and deletes call this;
@@ -178,14 +173,14 @@ class StatsService:
         """The LIST, with the cached document read alongside it (a hit then costs the LIST
         alone) and, for a detailed computation that will HEAD everything, HEADs during it."""
         pending: Future[StatsDocument | None] | None = None
-        reader = ThreadPoolExecutor(1)
         gate: PrefetchGate | None = None
+        decision: Future[bool] | None = None
         learned: tuple[dict[str, Fact], int] = ({}, 0)
         try:
             if read_document:
-                pending = reader.submit(self._documents.read, bucket, mode)
+                pending = self._side.submit(self._documents.read, bucket, mode)
             if prefetch and mode is StatsMode.DETAILED:
-                gate = self._gate(bucket, reader, pending)
+                gate, decision = self._gate(bucket, pending)
             try:
                 census = self._list(bucket, mode, reporter, gate)
                 doc = pending.result() if pending is not None else None
@@ -196,12 +191,16 @@ class StatsService:
                     gate.abort()
                 raise
         finally:
-            reader.shutdown(wait=True)  # never leave a request running behind the caller
+            # Never leave a request's side work running behind the caller.
+            if pending is not None:
+                wait((pending,))
+            if decision is not None:
+                wait((decision,))
         return census, doc, learned
 
     def _gate(
-        self, bucket: str, reader: ThreadPoolExecutor, pending: Future[StatsDocument | None] | None
-    ) -> PrefetchGate:
+        self, bucket: str, pending: Future[StatsDocument | None] | None
+    ) -> tuple[PrefetchGate, Future[bool]]:
         """Prefetch HEADs during the LIST when the detailed computation will HEAD every delta:
         no stored facts (no document and no index manifest), or a bypass (reads nothing)."""
 
@@ -212,11 +211,12 @@ class StatsService:
                 return False
             return FactIndex(self._store, bucket, self._cache_error).load_manifest(SHARD_COUNT) is None
 
-        decision: Future[bool] = reader.submit(no_stored_facts)
-        return PrefetchGate(
+        decision: Future[bool] = self._side.submit(no_stored_facts)
+        gate = PrefetchGate(
             decision,
             lambda: HeadPrefetch(self._store, bucket, concurrency=self._head_concurrency, limit=WAVE_DELTAS),
         )
+        return gate, decision
 
     def _list(
         self, bucket: str, mode: StatsMode, reporter: ProgressReporter, gate: PrefetchGate | None = None
@@ -238,7 +238,6 @@ class StatsService:
         outcome: CacheOutcome,
         reporter: ProgressReporter,
         *,
-        reuse: bool | None = None,
         learned: tuple[dict[str, Fact], int] = ({}, 0),
     ) -> StatsResult:
         started = time.perf_counter()
@@ -249,7 +248,7 @@ class StatsService:
             mode,
             census,
             index=index,
-            reuse_summaries=(outcome is not CacheOutcome.REFRESH) if reuse is None else reuse,
+            reuse_summaries=outcome is not CacheOutcome.REFRESH,
             reporter=reporter,
             learned=learned[0],
             learned_heads=learned[1],

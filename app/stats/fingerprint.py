@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 SHARD_COUNT = 64
-_EMPTY = hashlib.blake2b(b"", digest_size=16).hexdigest()
 
 
 def deltaspace_of(key: str) -> str:
@@ -75,8 +74,3 @@ def combine(
     stamp = newest.isoformat() if newest is not None else "-"
     h.update(f"|{object_count}|{stored_bytes}|{stamp}".encode())
     return Fingerprint(f"v1:{h.hexdigest()}", object_count, stored_bytes, newest)
-
-
-def empty_shard_digest() -> str:
-    """The digest of a shard with no objects."""
-    return _EMPTY

@@ -65,7 +65,8 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def head(self, bucket: str, key: str) -> ObjectHead:
-        """Raise ObjectNotFound (or BucketNotFound) when absent."""
+        """Raise ObjectNotFound when absent; a missing bucket may also surface as ObjectNotFound
+        (S3 answers both with a bare 404) -- use head_bucket to tell."""
 
     @abc.abstractmethod
     def list_page(

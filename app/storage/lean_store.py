@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.errors import ObjectNotFound
 from app.storage.base import HeadResult, ListPage, ObjectHead, ObjectInfo, ObjectStore
 from app.storage.lean import LeanS3
 
@@ -42,11 +41,7 @@ class LeanObjectStore(ObjectStore):
         self.lean.head_bucket(bucket)
 
     def head(self, bucket: str, key: str) -> ObjectHead:
-        try:
-            return self.lean.head(bucket, key)
-        except ObjectNotFound:
-            self.lean.head_bucket(bucket)  # a HEAD's bare 404 may mean the bucket: BucketNotFound then
-            raise
+        return self.lean.head(bucket, key)  # a bare 404 is ObjectNotFound (see ObjectStore.head)
 
     def list_page(
         self,

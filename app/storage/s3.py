@@ -12,7 +12,6 @@ import contextlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
 
@@ -23,6 +22,7 @@ from botocore.exceptions import ClientError, IncompleteReadError, ResponseStream
 
 from app.errors import AlreadyExists, GliderError, IntegrityError, InvalidInput, ObjectNotFound
 from app.storage.base import HeadResult, ListPage, ObjectHead, ObjectInfo, ObjectStore
+from app.storage.factory import MiB, S3Options, lean_client
 from app.storage.lean import LeanS3
 from app.storage.s3_errors import error_code, http_status, translating
 from app.storage.s3_multipart import MultipartUpload
@@ -39,28 +39,9 @@ if TYPE_CHECKING:
         PutObjectRequestTypeDef,
     )
 
-MiB = 1024 * 1024
 _DOWNLOAD_CHUNK = 1 * MiB
 _CUT_SHORT = (ResponseStreamingError, IncompleteReadError)
 _ALREADY_OURS = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
-
-
-@dataclass(frozen=True, slots=True)
-class S3Options:
-    """Plain connection values (the container maps `Settings.s3` onto these). Sizes in bytes."""
-
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    access_key_id: str | None = None
-    secret_access_key: str | None = field(default=None, repr=False)
-    addressing_style: Literal["path", "virtual", "auto"] = "path"
-    max_pool_connections: int = 64
-    multipart_threshold_bytes: int = 64 * MiB
-    multipart_chunk_bytes: int = 16 * MiB
-    multipart_concurrency: int = 4
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    max_attempts: int = 3
 
 
 def _unquote(etag: str) -> str:
@@ -136,23 +117,6 @@ class S3ObjectStore(ObjectStore):
         self._lean_ready = False
         self._lean_lock = threading.Lock()
 
-    @classmethod
-    def from_options(cls, options: S3Options) -> S3ObjectStore:
-        return cls(
-            options.endpoint_url,
-            options.region,
-            options.access_key_id,
-            options.secret_access_key,
-            addressing_style=options.addressing_style,
-            max_pool_connections=options.max_pool_connections,
-            multipart_threshold_bytes=options.multipart_threshold_bytes,
-            multipart_chunk_bytes=options.multipart_chunk_bytes,
-            multipart_concurrency=options.multipart_concurrency,
-            connect_timeout=options.connect_timeout,
-            read_timeout=options.read_timeout,
-            max_attempts=options.max_attempts,
-        )
-
     @property
     def client(self) -> S3Client:
         """The shared boto3 client, for storage-layer siblings (never above `app.storage`)."""
@@ -175,17 +139,8 @@ class S3ObjectStore(ObjectStore):
                 if found is not None and not isinstance(found, RefreshableCredentials):
                     frozen = found.get_frozen_credentials()
                     if frozen.access_key and frozen.secret_key:
-                        o = self.options
-                        self._lean = LeanS3(
-                            self.endpoint,
-                            o.region,
-                            Credentials(frozen.access_key, frozen.secret_key, frozen.token),
-                            addressing_style=o.addressing_style,
-                            max_connections=o.max_pool_connections,
-                            connect_timeout=o.connect_timeout,
-                            read_timeout=o.read_timeout,
-                            max_attempts=o.max_attempts,
-                        )
+                        credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+                        self._lean = lean_client(self.options, self.endpoint, credentials)
             return self._lean
 
     def _translated(self, bucket: str, key: str | None = None) -> contextlib.AbstractContextManager[None]:
@@ -215,12 +170,11 @@ class S3ObjectStore(ObjectStore):
     # -- reads -----------------------------------------------------------------------------
 
     def head(self, bucket: str, key: str) -> ObjectHead:
-        try:
-            with self._translated(bucket, key):
-                return _head(key, self._client.head_object(Bucket=bucket, Key=key))
-        except ObjectNotFound:
-            self.head_bucket(bucket)  # a bare 404 may mean the bucket: raise BucketNotFound then
-            raise
+        # A bare 404 is ObjectNotFound even when the bucket is what is missing: reads expect
+        # 404s (two HEADs per lookup), so a second request to tell them apart is left to the
+        # callers that report it (`head_bucket`, as `app.engine.locate.raise_missing` does).
+        with self._translated(bucket, key):
+            return _head(key, self._client.head_object(Bucket=bucket, Key=key))
 
     def head_many(self, bucket: str, keys: Iterable[str], concurrency: int = 32) -> Iterator[HeadResult]:
         """HEAD on a bounded pool (at most 2 x workers queued), yielding in completion order."""

@@ -51,7 +51,7 @@ def http_status(err: ClientError) -> int:
 def translate_error(err: Exception, *, endpoint: str, bucket: str, key: str | None = None) -> GliderError:
     """Map one botocore failure. A bare 404 means the key when `key` is given, else the bucket.
 
-    (HEAD answers a missing bucket with a bare 404 too; `S3ObjectStore.head` tells them apart.)
+    (HEAD answers a missing bucket with a bare 404 too: it reads as a missing key; `head_bucket` tells.)
     """
     where = f"object '{key}' in bucket '{bucket}'" if key is not None else f"bucket '{bucket}'"
     if isinstance(err, ClientError):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -33,6 +34,27 @@ def backend(request: pytest.FixtureRequest) -> Iterator[CoordinationBackend]:
 
 
 KEY = CacheKey("bucket-a", "detailed")
+T = TypeVar("T")
+MARGIN = 0.05  # past a TTL measured from after the call that set it
+DEADLINE = 5.0  # generous bound for a condition expected within a fraction of a second
+
+
+def poll(attempt: Callable[[], T | None], timeout: float = DEADLINE) -> T | None:
+    """`attempt()` until it returns something (not None/False) or `timeout` passes (then its last
+    answer). For conditions whose only event is a TTL lapsing inside the backend."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = attempt()
+        if got or time.monotonic() >= deadline:
+            return got
+        time.sleep(0.01)
+
+
+def wait_past(moment: float) -> None:
+    """Block until monotonic `moment` has passed: for a lapse that nothing can observe without
+    changing the state under test (a try_lease would take the lapsed lease)."""
+    while (left := moment - time.monotonic()) > 0:
+        time.sleep(left)
 
 
 def entry_for(fence: int, payload: bytes = b'{"n":1}', now: float | None = None) -> Entry:
@@ -62,11 +84,7 @@ def test_lease_is_exclusive_until_released(backend: CoordinationBackend) -> None
 def test_release_by_a_stale_holder_keeps_the_new_lease(backend: CoordinationBackend) -> None:
     old = backend.try_lease(KEY, 0.05)
     assert old is not None
-    deadline = time.monotonic() + 5
-    new = None
-    while new is None and time.monotonic() < deadline:  # waiting for a TTL to lapse: no event exists
-        new = backend.try_lease(KEY, 10)
-        time.sleep(0.02)
+    new = poll(lambda: backend.try_lease(KEY, 10))
     assert new is not None
     backend.release(old)
     assert backend.try_lease(KEY, 10) is None
@@ -77,29 +95,32 @@ def test_release_by_a_stale_holder_keeps_the_new_lease(backend: CoordinationBack
 def test_extend_takes_back_a_lapsed_free_lease(backend: CoordinationBackend) -> None:
     lease = backend.try_lease(KEY, 0.05)
     assert lease is not None
-    time.sleep(0.15)  # let the lease lapse (its TTL is the event)
+    wait_past(time.monotonic() + 0.05 + MARGIN)  # the lease lapsed
     assert backend.extend(lease, 10) is LeaseState.REGAINED
     assert backend.try_lease(KEY, 10) is None
 
 
 def test_a_lapsed_holder_invites_one_takeover_only(backend: CoordinationBackend) -> None:
-    first = backend.try_lease(KEY, 0.2)  # running window: 4 leases = 0.8 s
+    ttl = 0.25
+    started = time.monotonic()
+    first = backend.try_lease(KEY, ttl)  # running window: 4 leases = 1 s from `started` on
     assert first is not None
-    time.sleep(0.3)  # lease lapsed; the holder may still be computing
-    second = backend.try_lease(KEY, 0.2)
+    second = poll(lambda: backend.try_lease(KEY, ttl))  # once lapsed; the holder may still compute
     assert second is not None
-    time.sleep(0.3)  # the taker's lease lapsed too
-    assert backend.try_lease(KEY, 10) is None  # two computations already run
+    wait_past(time.monotonic() + ttl + MARGIN)  # the taker's lease lapsed too
+    refused = backend.try_lease(KEY, 10)
+    elapsed = time.monotonic() - started
+    assert elapsed < 4 * ttl, f"asked {elapsed:.2f}s in: the first holder's window had closed"
+    assert refused is None  # two computations already run
     backend.release(first)  # the first finished
     assert backend.try_lease(KEY, 10) is not None
 
 
 def test_a_dead_holder_frees_its_running_slot_in_time(backend: CoordinationBackend) -> None:
     assert backend.try_lease(KEY, 0.05) is not None  # never released: it died
-    time.sleep(0.25)  # past its running window (0.2 s)
-    assert backend.try_lease(KEY, 0.05) is not None  # died too
-    time.sleep(0.25)
-    assert backend.try_lease(KEY, 10) is not None
+    assert poll(lambda: backend.try_lease(KEY, 0.05)) is not None  # took over, then died too
+    # With both slots held by the dead, a lease is granted once the first's window (0.2 s) ends.
+    assert poll(lambda: backend.try_lease(KEY, 10)) is not None
 
 
 def test_store_then_read_round_trips(backend: CoordinationBackend) -> None:
@@ -113,8 +134,7 @@ def test_store_then_read_round_trips(backend: CoordinationBackend) -> None:
 def test_store_is_refused_while_another_holds_the_lease(backend: CoordinationBackend) -> None:
     old = backend.try_lease(KEY, 0.05)
     assert old is not None
-    time.sleep(0.15)
-    new = backend.try_lease(KEY, 10)
+    new = poll(lambda: backend.try_lease(KEY, 10))
     assert new is not None
     assert not backend.store(old, entry_for(old.fence, b"old"))
     assert backend.read(KEY).entry is None
@@ -124,8 +144,7 @@ def test_store_is_refused_while_another_holds_the_lease(backend: CoordinationBac
 def test_late_store_never_overwrites_a_later_computation(backend: CoordinationBackend) -> None:
     early = backend.try_lease(KEY, 0.05)
     assert early is not None
-    time.sleep(0.15)
-    later = backend.try_lease(KEY, 10)
+    later = poll(lambda: backend.try_lease(KEY, 10))
     assert later is not None
     assert backend.store(later, entry_for(later.fence, b"later"))
     backend.release(later)
@@ -139,7 +158,7 @@ def test_late_store_never_overwrites_a_later_computation(backend: CoordinationBa
 def test_late_store_is_kept_when_nothing_newer_exists(backend: CoordinationBackend) -> None:
     lease = backend.try_lease(KEY, 0.05)
     assert lease is not None
-    time.sleep(0.15)  # lapsed, nobody took over (as after FLUSHALL or a missed heartbeat)
+    wait_past(time.monotonic() + 0.05 + MARGIN)  # lapsed, nobody took over (FLUSHALL, missed beat)
     assert backend.store(lease, entry_for(lease.fence, b"kept"))
     snap = backend.read(KEY)
     assert snap.entry is not None
@@ -205,8 +224,7 @@ def test_job_runs_once_per_interval(backend: CoordinationBackend) -> None:
     assert backend.try_acquire_job("warm_stats", 0.2)
     assert not backend.try_acquire_job("warm_stats", 0.2)
     assert backend.try_acquire_job("clear_cache", 0.2)  # jobs are independent
-    time.sleep(0.25)  # the interval passing is the event
-    assert backend.try_acquire_job("warm_stats", 0.2)
+    assert poll(lambda: backend.try_acquire_job("warm_stats", 0.2))  # once the interval passed
 
 
 def test_status_is_healthy(backend: CoordinationBackend) -> None:

@@ -246,3 +246,34 @@ def test_request_id_and_http_metrics(client: AppClient) -> None:
     text = client.get("/metrics").text
     assert 'route="/buckets/{bucket}/stats"' in text
     assert BUCKET not in text
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "params"),
+    [
+        ("GET", "/buckets/Bad_Bucket/stats", {}),
+        ("GET", "/buckets/Bad_Bucket/objects", {}),
+        ("GET", "/buckets/Bad_Bucket/objects/a.zip", {}),
+        ("DELETE", "/buckets/Bad_Bucket/objects/a.zip", {}),
+        ("POST", "/upload", {"bucket": "Bad_Bucket", "key": "a.zip"}),
+    ],
+)
+def test_bad_bucket_names_answer_400_from_the_one_rule(
+    client: AppClient, method: str, url: str, params: dict[str, str]
+) -> None:
+    answer = client.request(method, url, params=params, content=b"x" if method == "POST" else None)
+    assert answer.status_code == 400
+    assert "invalid bucket name 'Bad_Bucket'" in answer.text
+
+
+def test_download_answers_304_for_a_matching_etag(client: AppClient) -> None:
+    _upload(client, "n/app.zip", _versions(1)[0])
+    url = f"/buckets/{BUCKET}/objects/n/app.zip"
+    etag = client.head(url).headers["etag"]
+    unchanged = client.get(url, headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert unchanged.headers["etag"] == etag
+    changed = client.get(url, headers={"If-None-Match": '"other"'})
+    assert changed.status_code == 200
+    assert changed.content == _versions(1)[0]

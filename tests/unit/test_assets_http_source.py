@@ -147,3 +147,20 @@ def test_unreachable_server_is_storage_unavailable(tmp_path: Path) -> None:
 def test_publishing_through_the_server_is_refused(source: GliderServerSource, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="write-once"):
         source.publish("b-1", "k", tmp_path, "0" * 64)
+
+
+def test_unreachable_server_message_names_it_without_credentials(tmp_path: Path) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    base = "http://user:s3cret@127.0.0.1:1"
+    source = GliderServerSource(
+        base, client=httpx.Client(base_url=base, transport=httpx.MockTransport(refuse))
+    )
+    try:
+        with pytest.raises(StorageUnavailable) as raised:
+            source.fetch("bkt", "a.bin", tmp_path / "a.bin")
+    finally:
+        source.close()
+    assert "s3cret" not in str(raised.value)
+    assert "http://127.0.0.1:1" in str(raised.value)

@@ -107,3 +107,20 @@ def test_a_download_failing_its_check_leaves_no_file(tmp_path: Path) -> None:
         got = client.download("bkt", "k/right", dest)
     assert dest.read_bytes() == body
     assert (got.size, got.sha256, got.stored_as.value) == (1000, None, "direct")
+
+
+def test_messages_never_show_credentials_in_the_server_url() -> None:
+    secret_server = "http://user:s3cret@127.0.0.1:1"
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with GliderClient(secret_server, transport=httpx.MockTransport(refuse)) as client:
+        assert "s3cret" not in client.server
+        with pytest.raises(errors.StorageUnavailable) as unreachable:
+            client.head("bkt", "k")
+    assert "s3cret" not in str(unreachable.value)
+    assert "127.0.0.1:1" in str(unreachable.value)
+    answered = error_for(problem(500, "storage-unavailable"), secret_server)
+    assert "s3cret" not in str(answered)
+    assert "user" not in str(answered)

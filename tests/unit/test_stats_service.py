@@ -198,12 +198,15 @@ def test_age_and_computed_at_come_from_the_document() -> None:
     assert hit.age_seconds == pytest.approx(600)
 
 
-def test_compute_and_store_and_read_document() -> None:
+def test_a_refresh_computes_and_stores_the_document_later_requests_read() -> None:
     wire = _wire()
     service = StatsService(wire.store)
-    assert service.read_document(BUCKET, StatsMode.SAMPLED) is None
-    computed = service.compute_and_store(BUCKET, StatsMode.SAMPLED)
-    stored = service.read_document(BUCKET, StatsMode.SAMPLED)
-    assert stored is not None
-    assert stored.stats == computed.stats
-    assert stored.cache is CacheOutcome.STALE
+    key = document_key(StatsMode.SAMPLED)
+    assert key not in {obj.key for obj in wire.store.iter_objects(BUCKET, ".deltaglider/")}
+    computed = service.get(BUCKET, StatsMode.SAMPLED, refresh=True)
+    assert computed.cache is CacheOutcome.REFRESH
+    stored = decode_document(wire.store.get_bytes(BUCKET, key), StatsMode.SAMPLED)
+    assert stored.stats.to_stats() == computed.stats
+    served = service.get(BUCKET, StatsMode.SAMPLED)
+    assert served.cache is CacheOutcome.HIT
+    assert served.stats == computed.stats
