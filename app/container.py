@@ -199,6 +199,7 @@ def assemble(
         head_concurrency=settings.stats.head_concurrency,
         flight=flight,
     )
+    resources.callback(stats.close)
     readiness = Readiness(
         {
             "s3": s3_check(store, settings.server.default_bucket),

@@ -195,7 +195,10 @@ class ServerSettings(_Group):
     worker_threads: int = Field(
         32, ge=1, description="Threads running blocking work (S3, codec, hashing) for requests"
     )
-    embedded_s3: bool = Field(True, description="Start SeaweedFS when no S3 endpoint is configured")
+    embedded_s3: bool = Field(
+        False,
+        description="Start a local SeaweedFS when no S3 endpoint is set (`glider serve --embedded` sets it)",
+    )
     default_bucket: str = Field("artifacts", description="Bucket that --embedded creates and /readyz checks")
 
 
