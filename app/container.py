@@ -1,8 +1,8 @@
-"""The one place that picks implementations: Settings in, a ready `Services` bundle out.
+"""Service assembly: Settings in, a ready `Services` bundle out.
 
-Chooses the object store (S3 from Settings.s3 / the standard AWS chain, or an embedded SeaweedFS
-when no endpoint is configured and DG_EMBEDDED_S3 is on), the delta codec, the reference cache
-(memory or filesystem, encrypted unless DG_CACHE_ENCRYPTION=false), the coordination backend
+Store, codec, reference cache and engine come from `app.components` (shared with the CLI, which
+must not pay for importing services and redis); here: the embedded SeaweedFS when asked for
+(DG_EMBEDDED_S3 and no endpoint), the coordination backend
 (in-process, or Redis with in-process fallback when DG_REDIS_URL is set), and wires the engine,
 the stats service (through single-flight) and the use cases. Everything that needs closing goes
 on `Services.resources`.
@@ -16,20 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.caches.base import ReferenceCache
-from app.caches.encrypted import EncryptedReferenceCache
-from app.caches.filesystem import FilesystemReferenceCache
-from app.caches.keys import parse_encryption_key
-from app.caches.memory import MemoryReferenceCache
+from app.components import S3Target, build_engine, build_store
 from app.coordination.base import BackendStatus, CacheKey, CoordinationBackend
 from app.coordination.factory import open_backend
 from app.coordination.freshness import Policy
 from app.coordination.singleflight import SingleFlight
-from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
-from app.engine.codec import DeltaCodec, XDelta3Codec
-from app.engine.engine import DeltaEngine
-from app.engine.references import ReferenceProvider
-from app.engine.zstd import ZstdPatchCodec
 from app.observability.metrics import Metrics
 from app.services.bundle import Services
 from app.services.maintenance import MaintenanceService
@@ -38,8 +29,6 @@ from app.services.readiness import Readiness, coordination_check, s3_check
 from app.services.stats import StatsService
 from app.services.upload import UploadService
 from app.settings import (
-    CacheSettings,
-    EngineSettings,
     RedisSettings,
     Settings,
     StatsSettings,
@@ -47,7 +36,6 @@ from app.settings import (
 )
 from app.storage.base import ObjectStore
 from app.storage.seaweed import SeaweedServer
-from app.store_settings import S3Target, build_store
 
 log = logging.getLogger(__name__)
 
@@ -71,66 +59,6 @@ def s3_target(settings: Settings, resources: contextlib.ExitStack) -> S3Target:
     resources.enter_context(server)
     log.info("no S3 endpoint configured: started embedded SeaweedFS at %s", server.endpoint_url)
     return S3Target(server.endpoint_url, server.access_key, server.secret_key, embedded=True)
-
-
-def build_codec(engine: EngineSettings) -> DeltaCodec:
-    if engine.codec == "zstd":
-        # Opt-in: faster, but deltaglider 6.2.0 cannot read what it writes (marked dg-codec).
-        return ZstdPatchCodec(
-            memory_budget_bytes=engine.codec_memory_mb * MiB, timeout=engine.codec_timeout_seconds
-        )
-    return XDelta3Codec(
-        level=engine.xdelta_level,
-        secondary=engine.xdelta_secondary,
-        memory_budget_bytes=engine.codec_memory_mb * MiB,
-        timeout=engine.codec_timeout_seconds,
-    )
-
-
-def build_reference_cache(
-    cache: CacheSettings, work_dir: Path | None, *, persistent_only: bool = False
-) -> ReferenceCache:
-    """The reference cache Settings choose. `persistent_only` (one-shot CLI processes): a disk
-    cache only when a later process can reuse it, i.e. unencrypted or under a configured key;
-    else a plain memory cache, since a per-process key makes every entry garbage at exit."""
-    reusable = cache.backend == "filesystem" and (not cache.encryption or cache.encryption_key is not None)
-    if persistent_only and not reusable:
-        return MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
-    inner: ReferenceCache
-    if cache.backend == "memory":
-        inner = MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
-    else:
-        root = cache.dir if cache.dir is not None else default_cache_root() / "references"
-        inner = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * MiB)
-    if not cache.encryption:
-        return inner
-    key = parse_encryption_key(cache.encryption_key.get_secret_value()) if cache.encryption_key else None
-    if key is None:
-        log.info("reference cache encrypted with a per-process key (set DG_CACHE_ENCRYPTION_KEY to keep it)")
-    return EncryptedReferenceCache(inner, key, work_dir=work_dir)
-
-
-def build_engine(
-    settings: Settings,
-    store: ObjectStore,
-    metrics: Metrics | None = None,
-    *,
-    persistent_cache_only: bool = False,
-) -> DeltaEngine:
-    """The delta engine over `store`, with the codec and reference cache Settings choose
-    (`persistent_cache_only`: see `build_reference_cache`)."""
-    work_dir = settings.engine.work_dir
-    cache = build_reference_cache(settings.cache, work_dir, persistent_only=persistent_cache_only)
-    references = ReferenceProvider(store, cache, work_dir=work_dir, metrics=metrics)
-    return DeltaEngine(
-        store,
-        build_codec(settings.engine),
-        references,
-        max_ratio=settings.engine.max_ratio,
-        delta_extensions=settings.engine.delta_extensions or DEFAULT_DELTA_EXTENSIONS,
-        work_dir=work_dir,
-        metrics=metrics,
-    )
 
 
 def open_coordination(redis: RedisSettings, metrics: Metrics) -> CoordinationBackend:

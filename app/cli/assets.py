@@ -28,11 +28,10 @@ from app.assets.versioned import VersionedCache
 from app.assets.versions import INITIAL_VERSION, Bump, Version
 from app.cli.output import exit_code_for
 from app.cli.settings import command_settings
-from app.container import build_engine
+from app.components import build_engine, build_store
 from app.errors import InvalidInput
 from app.observability.logging import configure_logging
 from app.settings import Settings, default_cache_root
-from app.store_settings import build_store
 
 F = TypeVar("F", bound=Callable[..., object])
 

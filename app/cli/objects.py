@@ -48,13 +48,13 @@ def split_s3_url(text: str) -> tuple[str, str] | None:
 
 
 def build_engine(settings: Settings) -> DeltaEngine:
-    """The engine for one command (`app.container.build_engine`). With an explicit endpoint and
+    """The engine for one command (`app.components.build_engine`). With an explicit endpoint and
     static keys, HEAD/LIST/small reads and deletes go through the lean client and botocore is
     imported and built only when a file is transferred (`glider ls`/`rm` never load it). Otherwise
     (AWS default endpoint, a credential chain whose roles refresh) the botocore store does it all.
     The reference cache is kept on disk only where a later process can reuse it."""
-    from app.container import build_engine as wire_engine  # noqa: PLC0415
-    from app.store_settings import build_store  # noqa: PLC0415
+    from app.components import build_engine as wire_engine  # noqa: PLC0415
+    from app.components import build_store  # noqa: PLC0415
 
     s3 = settings.s3
     lean = bool(s3.endpoint_url and s3.access_key_id and s3.secret_access_key)

@@ -16,11 +16,11 @@ import click
 import uvicorn
 from pydantic import SecretStr
 
+from app.components import S3Target, build_store
 from app.container import s3_target
 from app.main import create_app
 from app.observability.logging import configure_logging
 from app.settings import Settings
-from app.store_settings import S3Target, build_store
 
 ALL_SCOPES = ("upload", "read", "admin")
 

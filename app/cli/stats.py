@@ -130,8 +130,8 @@ class _ProgressBar:
 
 def build_stats_service(settings: Settings) -> StatsService:
     """A StatsService on the lean S3 client, from Settings (botocore loaded only if ever needed)."""
+    from app.components import build_store  # noqa: PLC0415
     from app.services.stats import StatsService  # noqa: PLC0415
-    from app.store_settings import build_store  # noqa: PLC0415
 
     heads = settings.stats.head_concurrency
     store = build_store(settings.s3, lean=True, max_connections=heads)

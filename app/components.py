@@ -1,0 +1,136 @@
+"""Builders for what both the service and the CLI need: object store, codec, reference cache, engine.
+
+Settings in, components out; the one mapping, shared by `app.container` (which adds coordination and
+the use cases) and the CLI commands. Kept light (no boto3/botocore until a store is built, no
+services, no redis) so CLI commands start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.caches.base import ReferenceCache
+from app.caches.encrypted import EncryptedReferenceCache
+from app.caches.filesystem import FilesystemReferenceCache
+from app.caches.keys import parse_encryption_key
+from app.caches.memory import MemoryReferenceCache
+from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
+from app.engine.codec import DeltaCodec, XDelta3Codec
+from app.engine.engine import DeltaEngine
+from app.engine.references import ReferenceProvider
+from app.engine.zstd import ZstdPatchCodec
+from app.observability.metrics import Metrics
+from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
+from app.storage.base import ObjectStore
+from app.storage.factory import MiB, S3Options, open_store
+
+if TYPE_CHECKING:
+    from app.storage.lean_store import LeanObjectStore
+    from app.storage.s3 import S3ObjectStore
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class S3Target:
+    """Where S3 is, when it is not (only) what Settings say: an embedded SeaweedFS, say."""
+
+    endpoint_url: str | None
+    access_key_id: str | None
+    secret_access_key: str | None
+    embedded: bool
+
+
+def settings_target(s3: S3Settings) -> S3Target:
+    """The endpoint and credentials exactly as configured (None: the standard AWS chain)."""
+    secret = s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
+    return S3Target(s3.endpoint_url, s3.access_key_id, secret, embedded=False)
+
+
+def s3_options(s3: S3Settings, target: S3Target | None = None) -> S3Options:
+    """Every connection setting of `s3`, at `target` (default: as configured)."""
+    where = target if target is not None else settings_target(s3)
+    return S3Options(
+        endpoint_url=where.endpoint_url,
+        region=s3.region,
+        access_key_id=where.access_key_id,
+        secret_access_key=where.secret_access_key,
+        addressing_style=s3.addressing_style,
+        max_pool_connections=s3.max_pool_connections,
+        multipart_threshold_bytes=s3.multipart_threshold_mb * MiB,
+        multipart_chunk_bytes=s3.multipart_chunk_mb * MiB,
+        connect_timeout=s3.connect_timeout_seconds,
+        read_timeout=s3.read_timeout_seconds,
+        max_attempts=s3.max_attempts,
+    )
+
+
+def build_store(
+    s3: S3Settings, target: S3Target | None = None, *, lean: bool = False, max_connections: int | None = None
+) -> S3ObjectStore | LeanObjectStore:
+    """The object store for `s3` (see `app.storage.factory.open_store` for `lean`)."""
+    return open_store(s3_options(s3, target), lean=lean, max_connections=max_connections)
+
+
+def build_codec(engine: EngineSettings) -> DeltaCodec:
+    if engine.codec == "zstd":
+        # Opt-in: faster, but deltaglider 6.2.0 cannot read what it writes (marked dg-codec).
+        return ZstdPatchCodec(
+            memory_budget_bytes=engine.codec_memory_mb * MiB, timeout=engine.codec_timeout_seconds
+        )
+    return XDelta3Codec(
+        level=engine.xdelta_level,
+        secondary=engine.xdelta_secondary,
+        memory_budget_bytes=engine.codec_memory_mb * MiB,
+        timeout=engine.codec_timeout_seconds,
+    )
+
+
+def build_reference_cache(
+    cache: CacheSettings, work_dir: Path | None, *, persistent_only: bool = False
+) -> ReferenceCache:
+    """The reference cache Settings choose. `persistent_only` (one-shot CLI processes): a disk
+    cache only when a later process can reuse it, i.e. unencrypted or under a configured key;
+    else a plain memory cache, since a per-process key makes every entry garbage at exit."""
+    reusable = cache.backend == "filesystem" and (not cache.encryption or cache.encryption_key is not None)
+    if persistent_only and not reusable:
+        return MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+    inner: ReferenceCache
+    if cache.backend == "memory":
+        inner = MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+    else:
+        root = cache.dir if cache.dir is not None else default_cache_root() / "references"
+        inner = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * MiB)
+    if not cache.encryption:
+        return inner
+    key = parse_encryption_key(cache.encryption_key.get_secret_value()) if cache.encryption_key else None
+    if key is None:
+        log.info("reference cache encrypted with a per-process key (set DG_CACHE_ENCRYPTION_KEY to keep it)")
+    return EncryptedReferenceCache(inner, key, work_dir=work_dir)
+
+
+def build_engine(
+    settings: Settings,
+    store: ObjectStore,
+    metrics: Metrics | None = None,
+    *,
+    persistent_cache_only: bool = False,
+) -> DeltaEngine:
+    """The delta engine over `store`, with the codec and reference cache Settings choose
+    (`persistent_cache_only`: see `build_reference_cache`)."""
+    work_dir = settings.engine.work_dir
+    cache = build_reference_cache(settings.cache, work_dir, persistent_only=persistent_cache_only)
+    references = ReferenceProvider(store, cache, work_dir=work_dir, metrics=metrics)
+    return DeltaEngine(
+        store,
+        build_codec(settings.engine),
+        references,
+        max_ratio=settings.engine.max_ratio,
+        delta_extensions=settings.engine.delta_extensions or DEFAULT_DELTA_EXTENSIONS,
+        work_dir=work_dir,
+        metrics=metrics,
+    )
