@@ -38,11 +38,12 @@ from pathlib import Path
 
 import filelock
 
-from app.assets import atomic, record
+from app.assets import record
 from app.assets.location import S3Url
 from app.assets.record import CacheRecord
 from app.assets.revalidation import Action, Freshness, RevalidationPolicy, decide, stale_allowed
 from app.assets.source import AssetSource, RemoteVersion
+from app.domain import files
 from app.domain.keys import basename, validate_bucket, validate_key
 from app.errors import ComputationPending, IntegrityError, StorageUnavailable
 
@@ -149,14 +150,14 @@ class AssetCache:
         return self._revalidate(req, held, now)
 
     def _download(self, req: _Request) -> CachedAsset:
-        with atomic.temp_beside(req.data) as tmp:
+        with files.temp_beside(req.data) as tmp:
             version = self.source.fetch(req.bucket, req.key, tmp)
             fetched = self._install(req, tmp, version)
         log.info("asset downloaded", extra={"bucket": req.bucket, "bytes": version.size})
         return _describe(req.data, fetched, Outcome.DOWNLOADED)
 
     def _revalidate(self, req: _Request, held: CacheRecord, now: datetime) -> CachedAsset:
-        with atomic.temp_beside(req.data) as tmp:
+        with files.temp_beside(req.data) as tmp:
             try:
                 version = self.source.refresh(req.bucket, req.key, held.version, tmp)
             except StorageUnavailable as err:
@@ -175,7 +176,7 @@ class AssetCache:
         now = self._now()
         fresh = CacheRecord(req.bucket, req.key, version, fetched_at=now, validated_at=now)
         req.sidecar.unlink(missing_ok=True)
-        atomic.commit(tmp, req.data)
+        files.commit(tmp, req.data)
         record.save(req.sidecar, fresh)
         return fresh
 

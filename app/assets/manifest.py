@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from app.assets import atomic
 from app.assets.location import S3Url
 from app.assets.versions import Version
+from app.domain import files
 from app.domain.keys import DEFAULT_DELTA_EXTENSIONS, validate_key
 from app.errors import InvalidInput, NotFound
 
@@ -156,7 +156,7 @@ class Manifest:
 
     def save(self, path: Path) -> None:
         """Replace the file atomically (readers never see half a manifest)."""
-        atomic.write_text(path, self.dumps())
+        files.write_text(path, self.dumps())
 
     def get(self, logical: str) -> Entry:
         """Raise NotFound when the manifest has no entry for `logical`."""

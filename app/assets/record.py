@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from app.assets import atomic
 from app.assets.source import RemoteVersion
+from app.domain import files
 
 log = logging.getLogger(__name__)
 
@@ -93,4 +93,4 @@ def load(path: Path, bucket: str, key: str) -> CacheRecord | None:
 
 
 def save(path: Path, record: CacheRecord) -> None:
-    atomic.write_text(path, record.to_json())
+    files.write_text(path, record.to_json())

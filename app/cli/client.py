@@ -33,9 +33,9 @@ from urllib.parse import quote
 import httpx
 
 from app import errors
-from app.assets.atomic import commit, temp_beside
 from app.caches.base import ClearResult
 from app.cli.problems import error_for
+from app.domain.files import commit, temp_beside
 from app.domain.keys import delta_key_for, validate_bucket, validate_key
 from app.domain.urls import redact_url
 from app.engine.results import DeleteResult, LogicalPage, ObjectMeta, PutResult, StoredAs

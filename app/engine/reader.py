@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from app.domain.files import replacing, scratch_file
 from app.domain.hashing import sha256_file
 from app.domain.keys import DELTA_SUFFIX, REFERENCE_NAME, DeltaSpace, validate_bucket, validate_key
 from app.domain.metadata import CODEC_XDELTA3, CODEC_ZSTD, DeltaInfo, StoredKind, original_size, read_field
@@ -19,7 +20,6 @@ from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.locate import Located, locate
 from app.engine.references import ReferenceProvider
 from app.engine.results import ObjectMeta, StoredAs
-from app.engine.scratch import replacing, scratch_file
 from app.errors import CodecError, IntegrityError
 from app.observability.metrics import Metrics
 from app.storage.base import ObjectHead, ObjectStore

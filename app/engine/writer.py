@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.domain.files import scratch_file
 from app.domain.hashing import sha256_file
 from app.domain.keys import DeltaSpace, basename, delta_key_for, deltaspace_of, validate_bucket, validate_key
 from app.domain.metadata import CODEC_XDELTA3, delta_metadata, direct_metadata, read_field, reference_metadata
@@ -34,7 +35,6 @@ from app.engine.locate import head_or_none
 from app.engine.policy import accept_delta, created_at, expanded_by_xdelta3, wants_delta
 from app.engine.references import ReferenceProvider
 from app.engine.results import PutResult, StoredAs
-from app.engine.scratch import scratch_file
 from app.errors import AlreadyExists, EmptyFile, InvalidInput
 from app.observability.metrics import Metrics
 from app.storage.base import ObjectStore

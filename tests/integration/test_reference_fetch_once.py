@@ -138,6 +138,18 @@ def test_ten_uploads_one_process(
     assert counter.reference_gets == 0
 
 
+def seeded_by_another_process(
+    s3: S3ObjectStore, counter: GetCounter, tag: str, artifacts: list[tuple[Path, bytes]], tmp_path: Path
+) -> str:
+    """A new bucket whose deltaspace reference was made by an engine with no cache, GET count reset."""
+    bucket = unique_bucket_name(tag)
+    s3.create_bucket(bucket)
+    seeding, _ = engine_for(s3, MemoryReferenceCache(0), tmp_path)
+    assert seeding.put(bucket, f"{PREFIX}/app-0.zip", artifacts[0][0]).stored_as == StoredAs.REFERENCE
+    counter.reference_gets = 0
+    return bucket
+
+
 def test_a_cold_process_fetches_once_then_hits(
     store: tuple[S3ObjectStore, GetCounter],
     make_cache: Callable[[], ReferenceCache],
@@ -145,11 +157,7 @@ def test_a_cold_process_fetches_once_then_hits(
     tmp_path: Path,
 ) -> None:
     s3, counter = store
-    bucket = unique_bucket_name("cold")
-    s3.create_bucket(bucket)
-    seeding, _ = engine_for(s3, MemoryReferenceCache(0), tmp_path)  # another process made the reference
-    assert seeding.put(bucket, f"{PREFIX}/app-0.zip", artifacts[0][0]).stored_as == StoredAs.REFERENCE
-    counter.reference_gets = 0
+    bucket = seeded_by_another_process(s3, counter, "cold", artifacts, tmp_path)
 
     cache = make_cache()
     engine, metrics = engine_for(s3, cache, tmp_path)
@@ -168,11 +176,7 @@ def test_concurrent_uploads_share_one_fetch(
     tmp_path: Path,
 ) -> None:
     s3, counter = store
-    bucket = unique_bucket_name("race")
-    s3.create_bucket(bucket)
-    seeding, _ = engine_for(s3, MemoryReferenceCache(0), tmp_path)
-    seeding.put(bucket, f"{PREFIX}/app-0.zip", artifacts[0][0])
-    counter.reference_gets = 0
+    bucket = seeded_by_another_process(s3, counter, "race", artifacts, tmp_path)
 
     engine, _ = engine_for(s3, make_cache(), tmp_path)
     with ThreadPoolExecutor(max_workers=10) as pool:
