@@ -87,6 +87,9 @@ def _base_type(annotation: object) -> tuple[str, bool]:
     if typing.get_origin(annotation) is typing.Literal:
         return "one of " + ", ".join(f"`{arg}`" for arg in args), False
     if typing.get_origin(annotation) is tuple:
+        item = args[0] if args else str
+        if isinstance(item, type) and issubclass(item, enum.Enum):
+            return "comma-separated list of " + ", ".join(f"`{member.value}`" for member in item), False
         return "comma-separated list", False
     names: dict[object, str] = {
         bool: "bool",
