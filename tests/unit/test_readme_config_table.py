@@ -28,17 +28,9 @@ from pydantic.fields import FieldInfo
 
 from app.api.openapi_export import openapi_document
 from app.api.problems import PROBLEMS
-from app.cli.config import (
-    END_MARKER,
-    MASK,
-    START_MARKER,
-    ConfigVar,
-    config_vars,
-    extract_section,
-    format_value,
-    render_table,
-    replace_section,
-)
+from app.cli.config import MASK
+from app.cli.config_table import END_MARKER, START_MARKER, extract_section, render_table, replace_section
+from app.cli.config_vars import ConfigVar, config_vars, format_value
 from app.cli.main import cli
 from app.cli.output import EXIT_CODES
 from app.errors import InvalidInput
