@@ -175,6 +175,7 @@ class AuthSettings(_Group):
     )
     open_metrics: bool = Field(True, description="/metrics answers without a token")
     open_health: bool = Field(True, description="/healthz and /readyz answer without a token")
+    open_docs: bool = Field(True, description="/docs, /redoc and /openapi.json answer without a token")
 
     def token_scopes(self) -> dict[str, frozenset[str]]:
         """Parse `{"token": ["scope", ...]}` from the env value or the file (env wins)."""
