@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-stats bench-cache bench-service bench-replicas openapi system-deps clean docs
+.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-report openapi system-deps clean docs
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,10 +51,21 @@ docs: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/python -m app.api.openapi_export > openapi/openapi.json
 
-bench: bench-engine bench-stats bench-cache bench-service bench-replicas
+# Every bench writes its fragment (bench/results/<name>.md); the report assembles bench/RESULTS.md.
+bench: bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas
+	$(MAKE) bench-report
+
+bench-report: $(STAMP)
+	$(BIN)/python -m bench.report
 
 bench-engine: system-deps $(STAMP)
 	$(BIN)/python -m bench.engine
+
+bench-rss: system-deps $(STAMP)
+	$(BIN)/python -m bench.rss
+
+bench-codec: system-deps $(STAMP)
+	$(BIN)/python -m bench.codec_levels
 
 bench-stats: system-deps $(STAMP)
 	$(BIN)/python -m bench.stats
