@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.caches.base import ReferenceCache
+from app.caches.base import EvictionListener, EvictionReason, ReferenceCache, ignore_eviction
 from app.caches.encrypted import EncryptedReferenceCache
 from app.caches.filesystem import FilesystemReferenceCache
 from app.caches.keys import parse_encryption_key
@@ -91,21 +91,39 @@ def build_codec(engine: EngineSettings) -> DeltaCodec:
     )
 
 
+def eviction_counter(metrics: Metrics | None) -> EvictionListener:
+    """A cache eviction listener that counts into dg_reference_cache_evictions_total{reason}."""
+    if metrics is None:
+        return ignore_eviction
+    counter = metrics.reference_cache_evictions
+
+    def count(reason: EvictionReason) -> None:
+        counter.labels(reason=reason.value).inc()
+
+    return count
+
+
 def build_reference_cache(
-    cache: CacheSettings, work_dir: Path | None, *, persistent_only: bool = False
+    cache: CacheSettings,
+    work_dir: Path | None,
+    *,
+    persistent_only: bool = False,
+    on_evict: EvictionListener = ignore_eviction,
 ) -> ReferenceCache:
     """The reference cache Settings choose. `persistent_only` (one-shot CLI processes): a disk
     cache only when a later process can reuse it, i.e. unencrypted or under a configured key;
-    else a plain memory cache, since a per-process key makes every entry garbage at exit."""
+    else a plain memory cache, since a per-process key makes every entry garbage at exit.
+    `on_evict` hears every eviction (see `eviction_counter`)."""
+    memory_budget = cache.memory_size_mb * MiB
     reusable = cache.backend == "filesystem" and (not cache.encryption or cache.encryption_key is not None)
     if persistent_only and not reusable:
-        return MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+        return MemoryReferenceCache(max_bytes=memory_budget, on_evict=on_evict)
     inner: ReferenceCache
     if cache.backend == "memory":
-        inner = MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+        inner = MemoryReferenceCache(max_bytes=memory_budget, on_evict=on_evict)
     else:
         root = cache.dir if cache.dir is not None else default_cache_root() / "references"
-        inner = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * MiB)
+        inner = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * MiB, on_evict=on_evict)
     if not cache.encryption:
         return inner
     key = parse_encryption_key(cache.encryption_key.get_secret_value()) if cache.encryption_key else None
@@ -124,7 +142,9 @@ def build_engine(
     """The delta engine over `store`, with the codec and reference cache Settings choose
     (`persistent_cache_only`: see `build_reference_cache`)."""
     work_dir = settings.engine.work_dir
-    cache = build_reference_cache(settings.cache, work_dir, persistent_only=persistent_cache_only)
+    cache = build_reference_cache(
+        settings.cache, work_dir, persistent_only=persistent_cache_only, on_evict=eviction_counter(metrics)
+    )
     references = ReferenceProvider(store, cache, work_dir=work_dir, metrics=metrics)
     return DeltaEngine(
         store,

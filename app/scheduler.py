@@ -2,7 +2,7 @@
 
 Each job runs at most once at a time (`max_instances=1`), missed runs coalesce into one, and a
 run later than `misfire_grace_seconds` is skipped. Every run ends in exactly one log line and one
-`dg_job_runs_total{job,status}` increment (status success, failure or skipped); a failure never
+`dg_job_runs_total{task,status}` increment (status success, failure or skipped); a failure never
 stops the schedule.
 
 `clear_cache` runs on every replica (each has its own reference cache). `warm_stats` warms shared

@@ -60,9 +60,9 @@ def test_run_job_counts_and_logs_each_outcome(services: Services, caplog: pytest
         )
         assert not run_job(services, CLEAR_CACHE, lambda: str(1 / 0))
     sample = metrics.get_sample_value
-    assert sample("dg_job_runs_total", {"job": WARM_STATS, "status": "success"}) == 1
-    assert sample("dg_job_runs_total", {"job": WARM_STATS, "status": "failure"}) == 1
-    assert sample("dg_job_runs_total", {"job": CLEAR_CACHE, "status": "failure"}) == 1
+    assert sample("dg_job_runs_total", {"task": WARM_STATS, "status": "success"}) == 1
+    assert sample("dg_job_runs_total", {"task": WARM_STATS, "status": "failure"}) == 1
+    assert sample("dg_job_runs_total", {"task": CLEAR_CACHE, "status": "failure"}) == 1
     lines = [r.getMessage() for r in caplog.records if r.name == "app.scheduler"]
     assert len(lines) == 3
     assert "warm-me/quick=miss" in lines[0]
