@@ -20,7 +20,7 @@ from pathlib import Path
 
 import annotated_types
 import click
-from pydantic import AliasChoices, BaseModel, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
@@ -252,12 +252,10 @@ def effective_values(
 
 
 def load_settings() -> Settings:
-    """Settings from the environment; a bad value is InvalidInput naming it (never echoing it)."""
-    try:
-        return Settings()
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise InvalidInput(f"invalid configuration: {problems}") from None
+    """Settings from the environment; a bad value is InvalidInput naming it (never echoing secrets)."""
+    from app.cli.settings import load_settings as load  # noqa: PLC0415 - one rule for every command
+
+    return load()
 
 
 @click.group("config")
