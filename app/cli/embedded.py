@@ -95,11 +95,14 @@ def _cli_path() -> str:
     return str(path)
 
 
-def banner(url: str, bucket: str, token: str | None, target: S3Target, data_dir: Path | None) -> str:
-    """What `--embedded` prints: where everything is and commands that work when pasted."""
+def banner(
+    url: str, bucket: str, token: str | None, target: S3Target, data_dir: Path | None, *, glider: str = ""
+) -> str:
+    """What `--embedded` prints: where everything is and commands that work when pasted
+    (`glider`: how to call the CLI, default `.venv/bin/glider` as seen from here)."""
     bearer = token if token else "$TOKEN"
     auth = f'-H "Authorization: Bearer {bearer}"'
-    glider = _cli_path()
+    glider = glider or _cli_path()
     where = f" (embedded SeaweedFS, data in {data_dir})" if target.embedded else ""
     lines = [
         "",
