@@ -11,6 +11,7 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +25,33 @@ def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
+
+
+def parse_tokens(raw: str) -> dict[str, frozenset[str]]:
+    """`{"token": ["scope", ...]}` as a mapping; ValueError saying what is wrong (never the token)."""
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"is not valid JSON ({err.msg} at character {err.pos})") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(scopes, list) and all(isinstance(s, str) for s in scopes) for scopes in parsed.values()
+    ):
+        raise ValueError("must be a JSON object mapping each token to a list of scopes")
+    return {str(tok): frozenset(scopes) for tok, scopes in parsed.items()}
+
+
+def _http_url(value: str | None) -> str | None:
+    """An http(s) URL with a host, or None for an unset or empty variable."""
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value.strip()
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_STATS_MODES = ("quick", "sampled", "detailed")
 
 
 def default_cache_root() -> Path:
@@ -76,6 +104,8 @@ class S3Settings(_Group):
     connect_timeout_seconds: float = Field(5.0, gt=0, description="Timeout to connect to S3")
     read_timeout_seconds: float = Field(60.0, gt=0, description="Timeout waiting for S3 to answer")
     max_attempts: int = Field(3, ge=1, description="Attempts per S3 request, retries included")
+
+    _url = field_validator("endpoint_url", mode="before")(_http_url)
 
 
 class EngineSettings(_Group):
@@ -146,6 +176,14 @@ class SchedulerSettings(_Group):
 
     _split = field_validator("warm_buckets", "warm_modes", mode="before")(_split_commas)
 
+    @field_validator("warm_modes")
+    @classmethod
+    def _known_modes(cls, modes: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in modes if m not in _STATS_MODES]
+        if unknown:
+            raise ValueError(f"has unknown stats mode(s) {', '.join(unknown)}: use {', '.join(_STATS_MODES)}")
+        return modes
+
 
 class RedisSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_REDIS_", extra="ignore", populate_by_name=True)
@@ -177,17 +215,32 @@ class AuthSettings(_Group):
     open_health: bool = Field(True, description="/healthz and /readyz answer without a token")
     open_docs: bool = Field(True, description="/docs, /redoc and /openapi.json answer without a token")
 
+    @field_validator("tokens")
+    @classmethod
+    def _tokens_are_json(cls, tokens: SecretStr | None) -> SecretStr | None:
+        if tokens is not None and tokens.get_secret_value().strip():
+            parse_tokens(tokens.get_secret_value())
+        return tokens
+
     def token_scopes(self) -> dict[str, frozenset[str]]:
-        """Parse `{"token": ["scope", ...]}` from the env value or the file (env wins)."""
+        """Parse `{"token": ["scope", ...]}` from the env value or the file (env wins).
+
+        ValueError naming the variable when the file cannot be read or holds something else."""
         raw = self.tokens.get_secret_value() if self.tokens else None
         if raw is None and self.tokens_file is not None:
-            raw = self.tokens_file.read_text(encoding="utf-8")
-        if not raw:
+            try:
+                raw = self.tokens_file.read_text(encoding="utf-8")
+            except OSError as err:
+                raise ValueError(
+                    f"DG_API_TOKENS_FILE: cannot read {self.tokens_file} ({err.strerror})"
+                ) from None
+            try:
+                return parse_tokens(raw) if raw.strip() else {}
+            except ValueError as err:
+                raise ValueError(f"DG_API_TOKENS_FILE: {self.tokens_file} {err}") from None
+        if not raw or not raw.strip():
             return {}
-        parsed = json.loads(raw)
-        if not isinstance(parsed, dict):
-            raise ValueError("DG_API_TOKENS must be a JSON object of token -> list of scopes")
-        return {str(tok): frozenset(str(s) for s in scopes) for tok, scopes in parsed.items()}
+        return parse_tokens(raw)
 
 
 class ServerSettings(_Group):
@@ -204,12 +257,23 @@ class ServerSettings(_Group):
         description="Start a local SeaweedFS when no S3 endpoint is set (`glider serve --embedded` sets it)",
     )
     default_bucket: str = Field("artifacts", description="Bucket that --embedded creates and /readyz checks")
+    embedded_s3_max_restarts: int = Field(
+        5, ge=0, description="Restarts of a failing embedded SeaweedFS in a row before the service exits"
+    )
 
 
 class LogSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_LOG_", extra="ignore", populate_by_name=True)
 
     level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return level.upper()
+
     json_format: bool = Field(
         True,
         validation_alias=AliasChoices("DG_LOG_JSON", "DG_LOG_JSON_FORMAT"),
@@ -237,6 +301,8 @@ class AssetSettings(_Group):
     prefill_concurrency: int = Field(8, ge=1, description="Parallel downloads of `glider prefill`")
     server_url: str | None = Field(None, description="Fetch assets through this Glider server instead of S3")
     server_token: SecretStr | None = Field(None, description="Bearer token (read scope) for server_url")
+
+    _url = field_validator("server_url", mode="before")(_http_url)
 
     _split = field_validator("immutable_buckets", mode="before")(_split_commas)
 
