@@ -12,9 +12,22 @@ wrong (S3 PUTs are atomic with their metadata; a failed multipart upload leaves 
 2. The new representation (`<key>.delta` or `<key>`) is written.
 3. The reference is re-checked (a concurrent delete of the deltaspace's last file may have
    removed it) and restored from our verified local copy when gone.
-4. Only then is the other representation of the same key removed, and only when it is older
-   than this upload (a newer one belongs to a concurrent writer). Until it is removed, reads
-   pick the newest of the two, so every intermediate state reads back a complete version.
+4. Then the key is *settled* to one stored form (`_settle`). Until then reads pick the newest
+   of `K` and `K.delta` (`policy.choose_representation`), so a complete version always reads.
+
+Settling, and the invariant it keeps. S3 has no conditional DELETE, so a writer that decides to
+delete a form can remove a newer object of that form written a moment later by someone else.
+The rules, for every writer after every PUT of its own form:
+- while the other form exists, delete whichever of the two *currently stored* objects reads
+  choose to shadow (by `dg-created-at`, ties to the delta) — never an object judged newer;
+- after each delete, HEAD the survivor; if a concurrent writer removed it too, PUT our file
+  again (direct: the original is at hand) and settle again, at most `_SETTLE_ROUNDS` times.
+Invariant: once any upload of K has returned, K reads back a complete version. Proof sketch:
+the last DELETE of either form is followed by its writer's HEAD of the survivor and, if that is
+gone, a PUT. And one form remains: the writer whose PUT of a surviving object finished last
+HEADs the other survivor afterwards and deletes one of the two. Only `_SETTLE_ROUNDS` lost
+races in a row can leave both forms; reads then still pick the newest, stats count the key
+once, and the next upload of K settles it.
 """
 
 from __future__ import annotations
@@ -22,7 +35,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from app.domain.files import scratch_file
@@ -32,7 +44,14 @@ from app.domain.metadata import CODEC_XDELTA3, delta_metadata, direct_metadata, 
 from app.engine.codec import DeltaCodec
 from app.engine.deltaspaces import drop_reference_if_unused
 from app.engine.locate import head_or_none
-from app.engine.policy import accept_delta, created_at, expanded_by_xdelta3, wants_delta
+from app.engine.policy import (
+    Found,
+    Representation,
+    accept_delta,
+    choose_representation,
+    expanded_by_xdelta3,
+    wants_delta,
+)
 from app.engine.references import ReferenceProvider
 from app.engine.results import PutResult, StoredAs
 from app.errors import AlreadyExists, EmptyFile, InvalidInput
@@ -40,6 +59,8 @@ from app.observability.metrics import Metrics
 from app.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
+
+_SETTLE_ROUNDS = 3  # lost races in a row before a key is left with both forms (still readable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +116,11 @@ class Writer:
         if size == 0:
             raise EmptyFile(f"refusing to store an empty file as s3://{bucket}/{key} (0 bytes)")
         upload = _Upload(bucket, key, path, (sha256 or sha256_file(path)).lower(), size)
-        started = datetime.now(UTC)
         if wants_delta(key, self._policy.extensions):
             result = self._put_candidate(upload)
         else:
             result = self._put_direct(upload)
-        self._retire_other(upload, result.stored_key, started)
-        return result
+        return self._settle(upload, result)
 
     # -- the three ways to store a file --------------------------------------------------------
 
@@ -225,20 +244,32 @@ class Writer:
 
     def _replace_delta_with_direct(self, up: _Upload) -> PutResult:
         log.warning("reference of %s/%s changed under the upload; storing direct", up.bucket, up.key)
-        result = self._put_direct(up)
-        self._store.delete(up.bucket, delta_key_for(up.key))
-        return result
+        return self._put_direct(up)  # `_settle` removes our now older (and unreadable) delta
 
-    def _retire_other(self, up: _Upload, stored_key: str, started: datetime) -> None:
-        """Remove the key's other representation if it predates this upload."""
-        other = delta_key_for(up.key) if stored_key == up.key else up.key
-        head = head_or_none(self._store, up.bucket, other)
-        if head is None:
-            return
-        written = created_at(head.metadata) or head.last_modified
-        if written > started:
-            log.info("left newer %s/%s from a concurrent writer in place", up.bucket, other)
-            return
-        self._store.delete(up.bucket, other)
-        if other != up.key:
-            drop_reference_if_unused(self._store, deltaspace_of(up.bucket, up.key))
+    # -- one stored form per key (see the module docstring for the race and the invariant) ----
+
+    def _settle(self, up: _Upload, result: PutResult) -> PutResult:
+        """Leave one stored form of `up.key`; return what this upload finally wrote."""
+        delta_key = delta_key_for(up.key)
+        for _ in range(_SETTLE_ROUNDS):
+            other_key = up.key if result.stored_key == delta_key else delta_key
+            if head_or_none(self._store, up.bucket, other_key) is None:
+                return result  # the common case: one HEAD
+            # Judge the objects stored *now*: either may have been rewritten since our PUT.
+            delta = head_or_none(self._store, up.bucket, delta_key)
+            direct = head_or_none(self._store, up.bucket, up.key)
+            if delta is None or direct is None:
+                return result  # a concurrent writer settled it: one complete form is left
+            served = choose_representation(
+                Found(delta.metadata, delta.last_modified), Found(direct.metadata, direct.last_modified)
+            )
+            victim, survivor = (up.key, delta_key) if served is Representation.DELTA else (delta_key, up.key)
+            self._store.delete(up.bucket, victim)
+            if victim == delta_key:
+                drop_reference_if_unused(self._store, deltaspace_of(up.bucket, up.key))
+            if head_or_none(self._store, up.bucket, survivor) is not None:
+                return result
+            log.warning("concurrent writers removed both forms of %s/%s; storing it again", up.bucket, up.key)
+            result = self._put_direct(up)
+        log.warning("%s/%s may keep both forms after %d settling rounds", up.bucket, up.key, _SETTLE_ROUNDS)
+        return result
