@@ -12,22 +12,9 @@ wrong (S3 PUTs are atomic with their metadata; a failed multipart upload leaves 
 2. The new representation (`<key>.delta` or `<key>`) is written.
 3. The reference is re-checked (a concurrent delete of the deltaspace's last file may have
    removed it) and restored from our verified local copy when gone.
-4. Then the key is *settled* to one stored form (`_settle`). Until then reads pick the newest
-   of `K` and `K.delta` (`policy.choose_representation`), so a complete version always reads.
-
-Settling, and the invariant it keeps. S3 has no conditional DELETE, so a writer that decides to
-delete a form can remove a newer object of that form written a moment later by someone else.
-The rules, for every writer after every PUT of its own form:
-- while the other form exists, delete whichever of the two *currently stored* objects reads
-  choose to shadow (by `dg-created-at`, ties to the delta) — never an object judged newer;
-- after each delete, HEAD the survivor; if a concurrent writer removed it too, PUT our file
-  again (direct: the original is at hand) and settle again, at most `_SETTLE_ROUNDS` times.
-Invariant: once any upload of K has returned, K reads back a complete version. Proof sketch:
-the last DELETE of either form is followed by its writer's HEAD of the survivor and, if that is
-gone, a PUT. And one form remains: the writer whose PUT of a surviving object finished last
-HEADs the other survivor afterwards and deletes one of the two. Only `_SETTLE_ROUNDS` lost
-races in a row can leave both forms; reads then still pick the newest, stats count the key
-once, and the next upload of K settles it.
+4. Then the key is settled to one stored form (`app/engine/settle.py`, which states the race
+   and the invariant). Until then reads pick the newest of `K` and `K.delta`
+   (`policy.choose_representation`), so a complete version always reads back.
 """
 
 from __future__ import annotations
@@ -39,28 +26,28 @@ from pathlib import Path
 
 from app.domain.files import scratch_file
 from app.domain.hashing import sha256_file
-from app.domain.keys import DeltaSpace, basename, delta_key_for, deltaspace_of, validate_bucket, validate_key
+from app.domain.keys import (
+    DeltaSpace,
+    basename,
+    delta_key_for,
+    deltaspace_of,
+    validate_bucket,
+    validate_key,
+    validate_stored_length,
+)
 from app.domain.metadata import CODEC_XDELTA3, delta_metadata, direct_metadata, read_field, reference_metadata
 from app.engine.codec import DeltaCodec
 from app.engine.deltaspaces import drop_reference_if_unused
 from app.engine.locate import head_or_none
-from app.engine.policy import (
-    Found,
-    Representation,
-    accept_delta,
-    choose_representation,
-    expanded_by_xdelta3,
-    wants_delta,
-)
+from app.engine.policy import accept_delta, expanded_by_xdelta3, wants_delta
 from app.engine.references import ReferenceProvider
 from app.engine.results import PutResult, StoredAs
-from app.errors import AlreadyExists, EmptyFile, InvalidInput
+from app.engine.settle import settle
+from app.errors import AlreadyExists, EmptyFile, GliderError, InvalidInput
 from app.observability.metrics import Metrics
 from app.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
-
-_SETTLE_ROUNDS = 3  # lost races in a row before a key is left with both forms (still readable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +96,8 @@ class Writer:
         """
         validate_bucket(bucket)
         validate_key(key)
+        candidate = wants_delta(key, self._policy.extensions)
+        validate_stored_length(key, delta_candidate=candidate)  # a clear 400 before any write
         try:
             size = path.stat().st_size
         except OSError as err:
@@ -116,11 +105,9 @@ class Writer:
         if size == 0:
             raise EmptyFile(f"refusing to store an empty file as s3://{bucket}/{key} (0 bytes)")
         upload = _Upload(bucket, key, path, (sha256 or sha256_file(path)).lower(), size)
-        if wants_delta(key, self._policy.extensions):
-            result = self._put_candidate(upload)
-        else:
-            result = self._put_direct(upload)
-        return self._settle(upload, result)
+        result = self._put_candidate(upload) if candidate else self._put_direct(upload)
+        # One stored form per key whatever concurrent writers do (see app/engine/settle.py).
+        return settle(self._store, result, lambda: self._put_direct(upload))
 
     # -- the three ways to store a file --------------------------------------------------------
 
@@ -145,7 +132,12 @@ class Writer:
                 ref = self._store.head(up.bucket, space.reference_key)
             else:
                 self._references.seed(space, up.sha256, up.path)
-                return self._put_identity(up, space, created_reference=True)
+                try:
+                    return self._put_identity(up, space, created_reference=True)
+                except BaseException:
+                    # Never leave the reference we just created without the delta that needs it.
+                    self._drop_fresh_reference(space)
+                    raise
         ref_sha = read_field(ref.metadata, "file_sha256")
         if ref_sha is None:
             log.warning("%s/%s has no dg-file-sha256; storing direct", up.bucket, space.reference_key)
@@ -158,6 +150,18 @@ class Writer:
             if self._unreadable_reference(ref_path):
                 return self._put_direct(up)
             return self._put_delta(up, space, ref_sha.lower(), ref_path)
+
+    def _drop_fresh_reference(self, space: DeltaSpace) -> None:
+        """Best-effort cleanup after a failed first upload; the original error is what matters."""
+        try:
+            dropped = drop_reference_if_unused(self._store, space)
+        except GliderError as err:
+            log.error(
+                "could not remove %s/%s after a failed upload: %s", space.bucket, space.reference_key, err
+            )
+            return
+        if dropped:
+            log.warning("removed %s/%s created by a failed upload", space.bucket, space.reference_key)
 
     def _put_identity(self, up: _Upload, space: DeltaSpace, *, created_reference: bool) -> PutResult:
         """The file equals the reference: the zero-diff delta, no diffing needed."""
@@ -245,31 +249,3 @@ class Writer:
     def _replace_delta_with_direct(self, up: _Upload) -> PutResult:
         log.warning("reference of %s/%s changed under the upload; storing direct", up.bucket, up.key)
         return self._put_direct(up)  # `_settle` removes our now older (and unreadable) delta
-
-    # -- one stored form per key (see the module docstring for the race and the invariant) ----
-
-    def _settle(self, up: _Upload, result: PutResult) -> PutResult:
-        """Leave one stored form of `up.key`; return what this upload finally wrote."""
-        delta_key = delta_key_for(up.key)
-        for _ in range(_SETTLE_ROUNDS):
-            other_key = up.key if result.stored_key == delta_key else delta_key
-            if head_or_none(self._store, up.bucket, other_key) is None:
-                return result  # the common case: one HEAD
-            # Judge the objects stored *now*: either may have been rewritten since our PUT.
-            delta = head_or_none(self._store, up.bucket, delta_key)
-            direct = head_or_none(self._store, up.bucket, up.key)
-            if delta is None or direct is None:
-                return result  # a concurrent writer settled it: one complete form is left
-            served = choose_representation(
-                Found(delta.metadata, delta.last_modified), Found(direct.metadata, direct.last_modified)
-            )
-            victim, survivor = (up.key, delta_key) if served is Representation.DELTA else (delta_key, up.key)
-            self._store.delete(up.bucket, victim)
-            if victim == delta_key:
-                drop_reference_if_unused(self._store, deltaspace_of(up.bucket, up.key))
-            if head_or_none(self._store, up.bucket, survivor) is not None:
-                return result
-            log.warning("concurrent writers removed both forms of %s/%s; storing it again", up.bucket, up.key)
-            result = self._put_direct(up)
-        log.warning("%s/%s may keep both forms after %d settling rounds", up.bucket, up.key, _SETTLE_ROUNDS)
-        return result

@@ -1,11 +1,14 @@
-"""Settling a key to one stored form when a concurrent writer's delete races ours (fake store)."""
+"""Writer faults on fake stores: racing deletes while settling a key, failed delta writes."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
+import pytest
+
 from app.engine.results import StoredAs
+from app.errors import StorageUnavailable
 from app.storage.memory import MemoryObjectStore
 from tests.support.engine import make_engine, versions, write
 
@@ -74,3 +77,31 @@ def test_a_newer_twin_is_kept_and_ours_is_the_one_removed(tmp_path: Path) -> Non
 
 def _exists(store: MemoryObjectStore, key: str) -> bool:
     return any(o.key == key for o in store.iter_objects(BUCKET, key))
+
+
+class FailingDeltaStore(MemoryObjectStore):
+    """S3 refusing every `.delta` write (too long a name, a full disk, a 5xx...)."""
+
+    def put_file(self, bucket: str, key: str, path: Path, metadata, **kw):  # type: ignore[no-untyped-def]
+        if key.endswith(".delta"):
+            raise StorageUnavailable("S3 refused the delta")
+        return super().put_file(bucket, key, path, metadata, **kw)
+
+
+def test_a_failed_first_delta_takes_its_fresh_reference_with_it(tmp_path: Path) -> None:
+    store = FailingDeltaStore()
+    store.create_bucket(BUCKET)
+    engine = make_engine(store, tmp_path)
+    with pytest.raises(StorageUnavailable):
+        engine.put(BUCKET, KEY, write(tmp_path, "v1", versions(50_000, 1, seed=3)[0]))
+    assert list(store.iter_objects(BUCKET)) == []
+
+
+def test_a_reference_other_deltas_need_stays(tmp_path: Path) -> None:
+    store = FailingDeltaStore()
+    store.create_bucket(BUCKET)
+    store.put_bytes(BUCKET, "rel/other.zip.delta", b"d")  # someone's delta already needs it
+    engine = make_engine(store, tmp_path)
+    with pytest.raises(StorageUnavailable):
+        engine.put(BUCKET, KEY, write(tmp_path, "v1", versions(50_000, 1, seed=3)[0]))
+    assert sorted(o.key for o in store.iter_objects(BUCKET)) == ["rel/other.zip.delta", "rel/reference.bin"]
