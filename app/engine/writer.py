@@ -12,9 +12,9 @@ wrong (S3 PUTs are atomic with their metadata; a failed multipart upload leaves 
 2. The new representation (`<key>.delta` or `<key>`) is written.
 3. The reference is re-checked (a concurrent delete of the deltaspace's last file may have
    removed it) and restored from our verified local copy when gone.
-4. Only then is the other representation of the same key removed, and only when it is older
-   than this upload (a newer one belongs to a concurrent writer). Until it is removed, reads
-   pick the newest of the two, so every intermediate state reads back a complete version.
+4. Then the key is settled to one stored form (`app/engine/settle.py`, which states the race
+   and the invariant). Until then reads pick the newest of `K` and `K.delta`
+   (`policy.choose_representation`), so a complete version always reads back.
 """
 
 from __future__ import annotations
@@ -22,20 +22,28 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from app.domain.files import scratch_file
 from app.domain.hashing import sha256_file
-from app.domain.keys import DeltaSpace, basename, delta_key_for, deltaspace_of, validate_bucket, validate_key
+from app.domain.keys import (
+    DeltaSpace,
+    basename,
+    delta_key_for,
+    deltaspace_of,
+    validate_bucket,
+    validate_key,
+    validate_stored_length,
+)
 from app.domain.metadata import CODEC_XDELTA3, delta_metadata, direct_metadata, read_field, reference_metadata
 from app.engine.codec import DeltaCodec
 from app.engine.deltaspaces import drop_reference_if_unused
 from app.engine.locate import head_or_none
-from app.engine.policy import accept_delta, created_at, expanded_by_xdelta3, wants_delta
+from app.engine.policy import accept_delta, expanded_by_xdelta3, wants_delta
 from app.engine.references import ReferenceProvider
 from app.engine.results import PutResult, StoredAs
-from app.errors import AlreadyExists, EmptyFile, InvalidInput
+from app.engine.settle import settle
+from app.errors import AlreadyExists, EmptyFile, GliderError, InvalidInput
 from app.observability.metrics import Metrics
 from app.storage.base import ObjectStore
 
@@ -88,6 +96,8 @@ class Writer:
         """
         validate_bucket(bucket)
         validate_key(key)
+        candidate = wants_delta(key, self._policy.extensions)
+        validate_stored_length(key, delta_candidate=candidate)  # a clear 400 before any write
         try:
             size = path.stat().st_size
         except OSError as err:
@@ -95,13 +105,9 @@ class Writer:
         if size == 0:
             raise EmptyFile(f"refusing to store an empty file as s3://{bucket}/{key} (0 bytes)")
         upload = _Upload(bucket, key, path, (sha256 or sha256_file(path)).lower(), size)
-        started = datetime.now(UTC)
-        if wants_delta(key, self._policy.extensions):
-            result = self._put_candidate(upload)
-        else:
-            result = self._put_direct(upload)
-        self._retire_other(upload, result.stored_key, started)
-        return result
+        result = self._put_candidate(upload) if candidate else self._put_direct(upload)
+        # One stored form per key whatever concurrent writers do (see app/engine/settle.py).
+        return settle(self._store, result, lambda: self._put_direct(upload))
 
     # -- the three ways to store a file --------------------------------------------------------
 
@@ -126,7 +132,12 @@ class Writer:
                 ref = self._store.head(up.bucket, space.reference_key)
             else:
                 self._references.seed(space, up.sha256, up.path)
-                return self._put_identity(up, space, created_reference=True)
+                try:
+                    return self._put_identity(up, space, created_reference=True)
+                except BaseException:
+                    # Never leave the reference we just created without the delta that needs it.
+                    self._drop_fresh_reference(space)
+                    raise
         ref_sha = read_field(ref.metadata, "file_sha256")
         if ref_sha is None:
             log.warning("%s/%s has no dg-file-sha256; storing direct", up.bucket, space.reference_key)
@@ -139,6 +150,18 @@ class Writer:
             if self._unreadable_reference(ref_path):
                 return self._put_direct(up)
             return self._put_delta(up, space, ref_sha.lower(), ref_path)
+
+    def _drop_fresh_reference(self, space: DeltaSpace) -> None:
+        """Best-effort cleanup after a failed first upload; the original error is what matters."""
+        try:
+            dropped = drop_reference_if_unused(self._store, space)
+        except GliderError as err:
+            log.error(
+                "could not remove %s/%s after a failed upload: %s", space.bucket, space.reference_key, err
+            )
+            return
+        if dropped:
+            log.warning("removed %s/%s created by a failed upload", space.bucket, space.reference_key)
 
     def _put_identity(self, up: _Upload, space: DeltaSpace, *, created_reference: bool) -> PutResult:
         """The file equals the reference: the zero-diff delta, no diffing needed."""
@@ -225,20 +248,4 @@ class Writer:
 
     def _replace_delta_with_direct(self, up: _Upload) -> PutResult:
         log.warning("reference of %s/%s changed under the upload; storing direct", up.bucket, up.key)
-        result = self._put_direct(up)
-        self._store.delete(up.bucket, delta_key_for(up.key))
-        return result
-
-    def _retire_other(self, up: _Upload, stored_key: str, started: datetime) -> None:
-        """Remove the key's other representation if it predates this upload."""
-        other = delta_key_for(up.key) if stored_key == up.key else up.key
-        head = head_or_none(self._store, up.bucket, other)
-        if head is None:
-            return
-        written = created_at(head.metadata) or head.last_modified
-        if written > started:
-            log.info("left newer %s/%s from a concurrent writer in place", up.bucket, other)
-            return
-        self._store.delete(up.bucket, other)
-        if other != up.key:
-            drop_reference_if_unused(self._store, deltaspace_of(up.bucket, up.key))
+        return self._put_direct(up)  # `_settle` removes our now older (and unreadable) delta

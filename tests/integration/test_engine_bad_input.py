@@ -53,9 +53,14 @@ def test_invalid_bucket_names(s3_store: S3ObjectStore, tmp_path: Path, name: str
         ("rel/../etc.zip", InvalidInput, r"'\.\.' path segment"),
         ("./a.zip", InvalidInput, "path segment"),
         ("/abs.zip", InvalidInput, "start or end"),
+        ("bad\udcff.zip", InvalidInput, "not valid UTF-8"),
         ("rel/reference.bin", ReservedKey, "reference.bin"),
+        ("rel/reference.bin/x.txt", ReservedKey, "reference.bin"),  # would block rel/'s reference
+        ("reference.bin/x.zip", ReservedKey, "reference.bin"),
         ("a.zip.delta", ReservedKey, r"\.delta"),
-        (".deltaglider/stats_quick.json", ReservedKey, r"\.deltaglider/"),
+        (".deltaglider/stats_quick.json", ReservedKey, r"'\.deltaglider'"),
+        ("rel/.deltaglider/x.zip", ReservedKey, r"'\.deltaglider'"),
+        ("rel/.deltaglider", ReservedKey, r"'\.deltaglider'"),
     ],
 )
 def test_bad_keys(
