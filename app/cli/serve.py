@@ -16,6 +16,7 @@ import click
 import uvicorn
 from pydantic import SecretStr
 
+from app.api.http_limits import HttpLimits, server_options
 from app.components import S3Target, build_store
 from app.container import s3_target
 from app.main import create_app
@@ -100,9 +101,10 @@ def serve(host: str | None, port: int | None, embedded: bool) -> None:
     configure_logging(settings.log.level, settings.log.json_format)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
+    limits = server_options(HttpLimits(**settings.http.model_dump()))  # header/body/connection bounds
     if not embedded:
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_config=None,
-                    access_log=False)  # fmt: skip
+                    access_log=False, **limits)  # fmt: skip
         return
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets the
     # stack below stop the embedded SeaweedFS instead of dying with it still running.
@@ -113,7 +115,7 @@ def serve(host: str | None, port: int | None, embedded: bool) -> None:
         _create_bucket(settings, target)
         click.echo(banner(f"http://{host}:{port}", settings.server.default_bucket, token,
                           settings.s3.endpoint_url))  # fmt: skip
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False, **limits)
 
 
 def register(group: click.Group) -> None:
