@@ -18,6 +18,7 @@ from app.caches.filesystem import FilesystemReferenceCache
 from app.caches.keys import parse_encryption_key
 from app.caches.memory import MemoryReferenceCache
 from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
+from app.domain.sizes import MiB
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.engine import DeltaEngine
 from app.engine.references import ReferenceProvider
@@ -25,7 +26,7 @@ from app.engine.zstd import ZstdPatchCodec
 from app.observability.metrics import Metrics
 from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
 from app.storage.base import ObjectStore
-from app.storage.factory import MiB, S3Options, open_store
+from app.storage.factory import S3Options, open_store
 
 if TYPE_CHECKING:
     from app.storage.lean_store import LeanObjectStore

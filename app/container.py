@@ -21,6 +21,7 @@ from app.coordination.base import BackendStatus, CacheKey, CoordinationBackend
 from app.coordination.factory import open_backend
 from app.coordination.freshness import Policy
 from app.coordination.singleflight import SingleFlight
+from app.domain.sizes import MiB
 from app.observability.metrics import Metrics
 from app.services.bundle import Services
 from app.services.maintenance import MaintenanceService
@@ -39,7 +40,6 @@ from app.storage.seaweed import SeaweedServer
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
 
 # Read by /readyz so a Redis outage shows on an idle replica too (a read of a key never written).
 _PROBE_KEY = CacheKey("glider-readiness", "probe")

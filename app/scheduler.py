@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from app.errors import ComputationPending, GliderError, InvalidInput
+from app.errors import ComputationPending, GliderError
 from app.services.bundle import Services
 from app.services.maintenance import ClearTrigger
 from app.settings import SchedulerSettings
@@ -92,13 +92,6 @@ def warm_stats_turn(
     return run_job(services, WARM_STATS, lambda: warm_stats_job(services, buckets, modes))
 
 
-def parse_modes(names: tuple[str, ...]) -> tuple[StatsMode, ...]:
-    try:
-        return tuple(StatsMode(name) for name in names)
-    except ValueError as err:
-        raise InvalidInput(f"DG_WARM_MODES: {err}; use quick, sampled or detailed") from err
-
-
 def build_scheduler(config: SchedulerSettings, services: Services) -> BackgroundScheduler:
     """A scheduler with the configured jobs added (not started). Intervals of 0 disable a job."""
     scheduler = BackgroundScheduler(
@@ -119,7 +112,7 @@ def build_scheduler(config: SchedulerSettings, services: Services) -> Background
             id=CLEAR_CACHE,
             name=CLEAR_CACHE,
         )
-    modes = parse_modes(config.warm_modes)
+    modes = config.warm_modes
     if config.warm_interval > 0 and config.warm_buckets and modes:
         scheduler.add_job(
             warm_stats_turn,

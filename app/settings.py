@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-StatsMode = Literal["quick", "sampled", "detailed"]
+from app.stats.model import StatsMode
+
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
@@ -137,7 +138,9 @@ class SchedulerSettings(_Group):
 
     clear_cache_interval: float = Field(7200.0, ge=0, description="Seconds between cache clears; 0 disables")
     warm_buckets: CommaList = Field((), description="Buckets whose stats the warm_stats job keeps fresh")
-    warm_modes: CommaList = Field(("quick", "sampled"), description="Stats modes the warm_stats job computes")
+    warm_modes: Annotated[tuple[StatsMode, ...], NoDecode] = Field(
+        (StatsMode.QUICK, StatsMode.SAMPLED), description="Stats modes the warm_stats job computes"
+    )
     warm_interval: float = Field(300.0, ge=0, description="Seconds between stats warm-ups; 0 disables")
     misfire_grace_seconds: int = Field(60, ge=1, description="A job run delayed by more than this is skipped")
 
@@ -172,6 +175,7 @@ class AuthSettings(_Group):
     )
     open_metrics: bool = Field(True, description="/metrics answers without a token")
     open_health: bool = Field(True, description="/healthz and /readyz answer without a token")
+    open_docs: bool = Field(True, description="/docs, /redoc and /openapi.json answer without a token")
 
     def token_scopes(self) -> dict[str, frozenset[str]]:
         """Parse `{"token": ["scope", ...]}` from the env value or the file (env wins)."""

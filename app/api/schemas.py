@@ -49,7 +49,10 @@ class StatsResponse(_Wire):
 
 class ObjectInfo(_Wire):
     key: str
-    size: int = Field(description="Logical size; in listings it may equal stored_size when unknown")
+    size: int | None = Field(
+        description="Original (logical) size in bytes; in listings null when not known "
+        "(a delta whose size no HEAD or stats computation has recorded yet), never the stored size"
+    )
     stored_size: int
     sha256: str | None
     stored_as: Literal["reference", "delta", "direct", "foreign"]

@@ -284,7 +284,7 @@ class GliderClient:
             ObjectMeta(
                 bucket=bucket,
                 key=item["key"],
-                size=int(item["size"]),
+                size=None if item.get("size") is None else int(item["size"]),
                 stored_size=int(item["stored_size"]),
                 sha256=item.get("sha256"),
                 stored_as=StoredAs(item["stored_as"]),

@@ -44,14 +44,15 @@ class PutResult:
 class ObjectMeta:
     """A logical object.
 
-    `size` is the original size; `etag` is `sha256:<hex>` when the content hash is known, else
-    the store's ETag. In listings (no HEAD per object) `sha256` is None and `size` equals
-    `stored_size` for deltas unless the listing was asked for details.
+    `size` is the original size, never the stored one: None in a listing when it is not known
+    (a delta listed without a HEAD or a stats fact); a HEAD or GET always knows it. `etag` is
+    `sha256:<hex>` when the content hash is known, else the store's ETag. In listings (no HEAD
+    per object) `sha256` is None unless the listing was asked for details.
     """
 
     bucket: str
     key: str
-    size: int
+    size: int | None
     stored_size: int
     sha256: str | None
     stored_as: StoredAs

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from app.errors import (
     StorageUnavailable,
 )
 from app.storage.s3 import S3ObjectStore
+from app.storage.seaweed import free_ports
 from tests.conftest import S3Endpoint, unique_bucket_name
 from tests.support.engine import make_engine, versions, write
 
@@ -158,9 +158,7 @@ def test_metadata_lying_about_the_hash_is_not_served(
 
 
 def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def test_s3_unreachable_is_storage_unavailable(tmp_path: Path) -> None:

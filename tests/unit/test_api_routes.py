@@ -83,6 +83,7 @@ def _leftovers(work_dir: Path) -> list[Path]:
     return [p for p in work_dir.rglob("*") if p.is_file()] if work_dir.exists() else []
 
 
+@pytest.mark.smoke
 def test_upload_download_head_list_delete(client: AppClient, work_dir: Path) -> None:
     first, second = _versions(2)
     assert _upload(client, "rel/app-1.zip", first)["stored_as"] == "reference"
