@@ -92,7 +92,11 @@ class EngineSettings(_Group):
     delta_extensions: CommaList = Field(
         (), description="File suffixes stored as deltas (e.g. .zip,.tar.gz); unset: the built-in list"
     )
-    work_dir: Path | None = Field(None, description="Temporary files for uploads and rebuilds")
+    work_dir: Path | None = Field(
+        None,
+        description="Spooled uploads and scratch files; the service works in a private subdirectory and "
+        "removes killed processes' leftovers at start. Unset: <user cache>/glider/work (CLI: system temp)",
+    )
 
     _split = field_validator("delta_extensions", mode="before")(_split_commas)
 
