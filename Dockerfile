@@ -53,4 +53,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
-ENTRYPOINT ["uvicorn", "--factory", "app.main:create_app", "--host", "0.0.0.0", "--port", "8080"]
+# `glider serve` (not bare uvicorn): it installs the HTTP limits (header size and count, header and
+# body timeouts, connection bound; DG_HTTP_*) that keep unauthenticated clients from exhausting it.
+ENTRYPOINT ["glider", "serve", "--host", "0.0.0.0", "--port", "8080"]

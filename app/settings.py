@@ -122,7 +122,11 @@ class EngineSettings(_Group):
     delta_extensions: CommaList = Field(
         (), description="File suffixes stored as deltas (e.g. .zip,.tar.gz); unset: the built-in list"
     )
-    work_dir: Path | None = Field(None, description="Temporary files for uploads and rebuilds")
+    work_dir: Path | None = Field(
+        None,
+        description="Spooled uploads and scratch files; the service works in a private subdirectory and "
+        "removes killed processes' leftovers at start. Unset: <user cache>/glider/work (CLI: system temp)",
+    )
 
     _split = field_validator("delta_extensions", mode="before")(_split_commas)
 
@@ -262,6 +266,38 @@ class ServerSettings(_Group):
     )
 
 
+class HttpSettings(_Group):
+    """What a client may make the HTTP server hold before and while a request is read
+    (enforced by `app.api.http_limits`, which `glider serve` installs)."""
+
+    model_config = SettingsConfigDict(env_prefix="DG_HTTP_", extra="ignore", populate_by_name=True)
+
+    max_header_bytes: int = Field(
+        16384, ge=1024, le=1048576, description="Largest request line plus headers, in bytes (431 above it)"
+    )
+    max_header_count: int = Field(
+        100, ge=8, le=10000, description="Most header fields in a request (431 above it)"
+    )
+    max_request_line_bytes: int = Field(
+        8192,
+        ge=256,
+        le=1048576,
+        description="Longest request line (method, path, query), in bytes (414 above it)",
+    )
+    header_timeout_seconds: float = Field(
+        15.0, gt=0, description="Time a client has to send a request's line and headers (408, then closed)"
+    )
+    body_timeout_seconds: float = Field(
+        60.0, gt=0, description="Longest pause while a request body is being read (408, then closed)"
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Open connections at once; more are answered 503 and closed (keep below ulimit -n)",
+    )
+    backlog: int = Field(2048, ge=1, description="Connections the kernel queues before they are accepted")
+
+
 class LogSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_LOG_", extra="ignore", populate_by_name=True)
 
@@ -320,5 +356,6 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     assets: AssetSettings = Field(default_factory=AssetSettings)
