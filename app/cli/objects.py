@@ -47,18 +47,12 @@ def split_s3_url(text: str) -> tuple[str, str] | None:
     return bucket, key
 
 
-def build_engine(settings: Settings) -> DeltaEngine:
-    """The engine for one command (`app.components.build_engine`). With an explicit endpoint and
-    static keys, HEAD/LIST/small reads and deletes go through the lean client and botocore is
-    imported and built only when a file is transferred (`glider ls`/`rm` never load it). Otherwise
-    (AWS default endpoint, a credential chain whose roles refresh) the botocore store does it all.
-    The reference cache is kept on disk only where a later process can reuse it."""
-    from app.components import build_engine as wire_engine  # noqa: PLC0415
-    from app.components import build_store  # noqa: PLC0415
+def open_engine(settings: Settings) -> DeltaEngine:
+    """The engine one command uses: `app.components.build_engine` with the reference cache on
+    disk only where a later process can reuse it (imported here: the engine is not --help's)."""
+    from app.components import build_engine  # noqa: PLC0415
 
-    s3 = settings.s3
-    lean = bool(s3.endpoint_url and s3.access_key_id and s3.secret_access_key)
-    return wire_engine(settings, build_store(s3, lean=lean), persistent_cache_only=True)
+    return build_engine(settings, persistent_cache_only=True)
 
 
 def _spinner(label: str, size: int, force: bool | None) -> AbstractContextManager[object]:
@@ -128,7 +122,7 @@ def cp_command(  # noqa: PLR0917 - click passes every option by name
             elif src is not None:
                 remote_objects.download(client, src, Path(dest), as_json, progress)
         return
-    engine = build_engine(command_settings(endpoint_url))
+    engine = open_engine(command_settings(endpoint_url))
     if dst is not None:
         _upload(engine, Path(source), dst, as_json, progress)
     elif src is not None:
@@ -221,7 +215,7 @@ def ls_command(  # noqa: PLR0917 - click passes every option by name
         with open_client(server, token) as client:
             _print_listing(pages(client, *parsed, detailed), as_json)
         return
-    _print_listing(_engine_pages(build_engine(command_settings(endpoint_url)), *parsed, detailed), as_json)
+    _print_listing(_engine_pages(open_engine(command_settings(endpoint_url)), *parsed, detailed), as_json)
 
 
 def _engine_pages(engine: DeltaEngine, bucket: str, prefix: str, detailed: bool) -> Iterator[LogicalPage]:
@@ -265,7 +259,7 @@ def rm_command(
         with open_client(server, token) as client:
             result = client.delete(bucket, key)
     else:
-        result = build_engine(command_settings(endpoint_url)).delete(bucket, key)
+        result = open_engine(command_settings(endpoint_url)).delete(bucket, key)
     if as_json:
         click.echo(json.dumps({"bucket": bucket, "key": key, "deleted_keys": list(result.deleted_keys)}))
         return
