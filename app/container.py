@@ -146,4 +146,5 @@ def assemble(
         default_bucket=settings.server.default_bucket,
         resources=resources,
         flight=flight,
+        store=store,
     )
