@@ -8,7 +8,7 @@ services, no redis) so CLI commands start fast.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,10 +26,9 @@ from app.engine.zstd import ZstdPatchCodec
 from app.observability.metrics import Metrics
 from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
 from app.storage.base import ObjectStore
-from app.storage.factory import S3Options, open_store
+from app.storage.s3_config import S3Options
 
 if TYPE_CHECKING:
-    from app.storage.lean_store import LeanObjectStore
     from app.storage.s3 import S3ObjectStore
 
 
@@ -67,14 +66,23 @@ def s3_options(s3: S3Settings, target: S3Target | None = None) -> S3Options:
         connect_timeout=s3.connect_timeout_seconds,
         read_timeout=s3.read_timeout_seconds,
         max_attempts=s3.max_attempts,
+        https_proxy=s3.https_proxy,
+        http_proxy=s3.http_proxy,
+        no_proxy=s3.no_proxy,
+        ca_bundle=s3.ca_bundle,
     )
 
 
 def build_store(
-    s3: S3Settings, target: S3Target | None = None, *, lean: bool = False, max_connections: int | None = None
-) -> S3ObjectStore | LeanObjectStore:
-    """The object store for `s3` (see `app.storage.factory.open_store` for `lean`)."""
-    return open_store(s3_options(s3, target), lean=lean, max_connections=max_connections)
+    s3: S3Settings, target: S3Target | None = None, *, max_connections: int | None = None
+) -> S3ObjectStore:
+    """The object store for `s3`; `max_connections` raises its pool (HEAD batches)."""
+    from app.storage.factory import open_store  # noqa: PLC0415 - obstore only when a store is built
+
+    options = s3_options(s3, target)
+    if max_connections is not None and max_connections > options.max_pool_connections:
+        options = replace(options, max_pool_connections=max_connections)
+    return open_store(options)
 
 
 def build_codec(engine: EngineSettings) -> DeltaCodec:
@@ -134,13 +142,14 @@ def build_reference_cache(
 
 def build_engine(
     settings: Settings,
-    store: ObjectStore,
+    store: ObjectStore | None = None,
     metrics: Metrics | None = None,
     *,
     persistent_cache_only: bool = False,
 ) -> DeltaEngine:
-    """The delta engine over `store`, with the codec and reference cache Settings choose
-    (`persistent_cache_only`: see `build_reference_cache`)."""
+    """The delta engine over `store` (default: the S3 store Settings describe), with the codec
+    and reference cache Settings choose (`persistent_cache_only`: see `build_reference_cache`)."""
+    store = store if store is not None else build_store(settings.s3)
     work_dir = settings.engine.work_dir
     cache = build_reference_cache(
         settings.cache, work_dir, persistent_only=persistent_cache_only, on_evict=eviction_counter(metrics)

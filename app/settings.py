@@ -104,6 +104,23 @@ class S3Settings(_Group):
     connect_timeout_seconds: float = Field(5.0, gt=0, description="Timeout to connect to S3")
     read_timeout_seconds: float = Field(60.0, gt=0, description="Timeout waiting for S3 to answer")
     max_attempts: int = Field(3, ge=1, description="Attempts per S3 request, retries included")
+    # Proxies and trusted CAs (the standard variables; the README's credentials section has more).
+    https_proxy: str | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_HTTPS_PROXY", "HTTPS_PROXY"),
+        description="Proxy for https:// S3 endpoints",
+    )  # fmt: skip
+    http_proxy: str | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_HTTP_PROXY", "HTTP_PROXY"),
+        description="Proxy for http:// S3 endpoints",
+    )  # fmt: skip
+    no_proxy: str | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_NO_PROXY", "NO_PROXY"),
+        description="Comma-separated hosts, domains or CIDRs reached without the proxy",
+    )  # fmt: skip
+    ca_bundle: Path | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_CA_BUNDLE", "AWS_CA_BUNDLE"),
+        description="PEM file of extra CAs trusted for the S3 endpoint and proxy",
+    )  # fmt: skip
 
     _url = field_validator("endpoint_url", mode="before")(_http_url)
 
@@ -177,6 +194,9 @@ class SchedulerSettings(_Group):
     )
     warm_interval: float = Field(300.0, ge=0, description="Seconds between stats warm-ups; 0 disables")
     misfire_grace_seconds: int = Field(60, ge=1, description="A job run delayed by more than this is skipped")
+    abort_uploads_after_hours: float = Field(
+        24.0, ge=0, description="Abort incomplete multipart uploads older than this (hourly job); 0 disables"
+    )
 
     _split = field_validator("warm_buckets", "warm_modes", mode="before")(_split_commas)
 

@@ -19,7 +19,6 @@ from pydantic import BaseModel, SecretStr
 
 from app.cli.config_table import END_MARKER, START_MARKER, render_table, replace_section
 from app.cli.config_vars import config_vars, format_value
-from app.errors import InvalidInput
 from app.settings import Settings
 
 MASK = "********"
