@@ -10,7 +10,20 @@ from app.components import build_gzip_settings
 from app.domain.keys import DEFAULT_DELTA_EXTENSIONS, delta_extensions, is_delta_candidate
 from app.settings import EngineSettings
 
-ZIP_FAMILY = (".whl", ".egg", ".nupkg", ".aar", ".apk", ".aab", ".ipa", ".vsix", ".xpi", ".jar", ".war", ".ear")
+ZIP_FAMILY = (
+    ".whl",
+    ".egg",
+    ".nupkg",
+    ".aar",
+    ".apk",
+    ".aab",
+    ".ipa",
+    ".vsix",
+    ".xpi",
+    ".jar",
+    ".war",
+    ".ear",
+)
 
 
 @pytest.mark.parametrize("ext", ZIP_FAMILY)
