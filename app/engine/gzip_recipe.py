@@ -23,7 +23,7 @@ from pathlib import Path
 
 from app.engine.gzip_stream import Expanded, Recipe, Totals, deflate_stream
 
-_PROBE_CHUNK = 64 << 10
+_PROBE_CHUNK = 16 << 10
 
 
 def implied_levels(xfl: int) -> tuple[int, ...]:

@@ -137,7 +137,7 @@ def expand(path: Path, out: Path, limits: ExpandLimits, what: str) -> Expanded |
                 crc = zlib.crc32(piece, crc)
         except zlib.error:
             return None
-        tail = inflater.unused_data + src.read(9 - len(inflater.unused_data))
+        tail = inflater.unused_data + src.read(max(0, 9 - len(inflater.unused_data)))
     if len(tail) != 8:
         return None  # truncated trailer, or bytes after it (another member, padding)
     want_crc, want_size = struct.unpack("<II", tail)
