@@ -17,10 +17,12 @@ from app.caches.encrypted import EncryptedReferenceCache
 from app.caches.filesystem import FilesystemReferenceCache
 from app.caches.keys import parse_encryption_key
 from app.caches.memory import MemoryReferenceCache
-from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
+from app.domain.keys import delta_extensions
 from app.domain.sizes import MiB
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.engine import DeltaEngine
+from app.engine.gzip_form import GzipSettings
+from app.engine.gzip_stream import ExpandLimits
 from app.engine.references import ReferenceProvider
 from app.engine.zstd import ZstdPatchCodec
 from app.observability.metrics import Metrics
@@ -160,7 +162,18 @@ def build_engine(
         build_codec(settings.engine),
         references,
         max_ratio=settings.engine.max_ratio,
-        delta_extensions=settings.engine.delta_extensions or DEFAULT_DELTA_EXTENSIONS,
+        delta_extensions=delta_extensions(
+            settings.engine.delta_extensions, settings.engine.delta_extensions_extra
+        ),
         work_dir=work_dir,
         metrics=metrics,
+        gzip=build_gzip_settings(settings.engine),
     )
+
+
+def build_gzip_settings(engine: EngineSettings) -> GzipSettings | None:
+    """Gzip-aware delta settings, None when DG_GZIP_DELTAS is off."""
+    if not engine.gzip_deltas:
+        return None
+    limits = ExpandLimits(engine.gzip_max_expanded_mb * MiB, engine.gzip_max_ratio)
+    return GzipSettings(limits, engine.gzip_recipe_seconds)

@@ -137,7 +137,29 @@ class EngineSettings(_Group):
     codec_memory_mb: int = Field(256, ge=64, description="Resident memory the codec process may use")
     codec_timeout_seconds: float = Field(600.0, gt=0, description="Longest a single encode or decode may run")
     delta_extensions: CommaList = Field(
-        (), description="File suffixes stored as deltas (e.g. .zip,.tar.gz); unset: the built-in list"
+        (),
+        description="File suffixes stored as deltas, replacing the built-in list (README, How objects "
+        "are stored); unset: the built-in list",
+    )
+    delta_extensions_extra: CommaList = Field(
+        (), description="File suffixes added to the candidate list (e.g. .pex,.crate)"
+    )
+    gzip_deltas: bool = Field(
+        True,
+        description="Deltas inside .tar.gz/.tgz/.gz with an exact recompression recipe; false keeps "
+        "to forms deltaglider 6.2.0 reads byte-exact",
+    )
+    gzip_recipe_seconds: float = Field(
+        3.0, gt=0, description="Longest search for a gzip recompression recipe per file (upload or rescue)"
+    )
+    gzip_max_expanded_mb: int = Field(
+        16384, ge=1, description="Largest decompressed size of a gzip upload; larger is refused (413)"
+    )
+    gzip_max_ratio: float = Field(
+        250.0,
+        gt=1,
+        description="Largest decompressed/compressed ratio of a gzip upload expanding past 64 MiB; "
+        "larger is refused as a decompression bomb (413)",
     )
     work_dir: Path | None = Field(
         None,
@@ -145,7 +167,7 @@ class EngineSettings(_Group):
         "removes killed processes' leftovers at start. Unset: <user cache>/glider/work (CLI: system temp)",
     )
 
-    _split = field_validator("delta_extensions", mode="before")(_split_commas)
+    _split = field_validator("delta_extensions", "delta_extensions_extra", mode="before")(_split_commas)
 
 
 class CacheSettings(_Group):
