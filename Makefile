@@ -71,3 +71,8 @@ bench-replicas: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage bench/data bench/out
+
+# The container image (podman, else docker); without a registry, on a Debian stand-in base.
+.PHONY: image
+image:
+	./scripts/image.sh build

@@ -100,13 +100,13 @@ def serve(host: str | None, port: int | None, embedded: bool) -> None:
     configure_logging(settings.log.level, settings.log.json_format)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit(0) it ends the process
+    # with exit code 0 (`docker stop`, Kubernetes) and lets the stack below stop an embedded SeaweedFS.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if not embedded:
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_config=None,
                     access_log=False)  # fmt: skip
         return
-    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets the
-    # stack below stop the embedded SeaweedFS instead of dying with it still running.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with contextlib.ExitStack() as stack:
         settings, target = _with_embedded_s3(settings, stack)
         settings, token = _with_token(settings)
