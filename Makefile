@@ -93,3 +93,8 @@ smoke: install
 
 clean:
 	rm -rf $(VENV) .venv-python3.* .mypy_cache .ruff_cache .pytest_cache .coverage bench/data bench/out
+
+# The container image (podman, else docker); without a registry, on a Debian stand-in base.
+.PHONY: image
+image:
+	./scripts/image.sh build
