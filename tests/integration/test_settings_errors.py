@@ -44,7 +44,6 @@ CASES = [
 ]
 
 
-@pytest.mark.smoke
 @pytest.mark.parametrize(("variable", "value", "problem", "example"), CASES)
 def test_serve_names_the_variable_in_one_line(
     tmp_path: Path, variable: str, value: str, problem: str, example: str
@@ -62,6 +61,7 @@ def test_serve_names_the_variable_in_one_line(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("argv", "variable", "value"),
     [
