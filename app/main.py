@@ -28,8 +28,6 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
-
 
 def authority_from(settings: Settings) -> TokenAuthority:
     auth = settings.auth

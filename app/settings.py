@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-StatsMode = Literal["quick", "sampled", "detailed"]
+from app.stats.model import StatsMode
+
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
@@ -103,6 +104,23 @@ class S3Settings(_Group):
     connect_timeout_seconds: float = Field(5.0, gt=0, description="Timeout to connect to S3")
     read_timeout_seconds: float = Field(60.0, gt=0, description="Timeout waiting for S3 to answer")
     max_attempts: int = Field(3, ge=1, description="Attempts per S3 request, retries included")
+    # Proxies and trusted CAs (the standard variables; the README's credentials section has more).
+    https_proxy: str | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_HTTPS_PROXY", "HTTPS_PROXY"),
+        description="Proxy for https:// S3 endpoints",
+    )  # fmt: skip
+    http_proxy: str | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_HTTP_PROXY", "HTTP_PROXY"),
+        description="Proxy for http:// S3 endpoints",
+    )  # fmt: skip
+    no_proxy: str | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_NO_PROXY", "NO_PROXY"),
+        description="Comma-separated hosts, domains or CIDRs reached without the proxy",
+    )  # fmt: skip
+    ca_bundle: Path | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_CA_BUNDLE", "AWS_CA_BUNDLE"),
+        description="PEM file of extra CAs trusted for the S3 endpoint and proxy",
+    )  # fmt: skip
 
     _url = field_validator("endpoint_url", mode="before")(_http_url)
 
@@ -119,11 +137,37 @@ class EngineSettings(_Group):
     codec_memory_mb: int = Field(256, ge=64, description="Resident memory the codec process may use")
     codec_timeout_seconds: float = Field(600.0, gt=0, description="Longest a single encode or decode may run")
     delta_extensions: CommaList = Field(
-        (), description="File suffixes stored as deltas (e.g. .zip,.tar.gz); unset: the built-in list"
+        (),
+        description="File suffixes stored as deltas, replacing the built-in list (README, How objects "
+        "are stored); unset: the built-in list",
     )
-    work_dir: Path | None = Field(None, description="Temporary files for uploads and rebuilds")
+    delta_extensions_extra: CommaList = Field(
+        (), description="File suffixes added to the candidate list (e.g. .pex,.crate)"
+    )
+    gzip_deltas: bool = Field(
+        True,
+        description="Deltas inside .tar.gz/.tgz/.gz with an exact recompression recipe; false keeps "
+        "to forms deltaglider 6.2.0 reads byte-exact",
+    )
+    gzip_recipe_seconds: float = Field(
+        3.0, gt=0, description="Longest search for a gzip recompression recipe per file (upload or rescue)"
+    )
+    gzip_max_expanded_mb: int = Field(
+        16384, ge=1, description="Largest decompressed size of a gzip upload; larger is refused (413)"
+    )
+    gzip_max_ratio: float = Field(
+        250.0,
+        gt=1,
+        description="Largest decompressed/compressed ratio of a gzip upload expanding past 64 MiB; "
+        "larger is refused as a decompression bomb (413)",
+    )
+    work_dir: Path | None = Field(
+        None,
+        description="Spooled uploads and scratch files; the service works in a private subdirectory and "
+        "removes killed processes' leftovers at start. Unset: <user cache>/glider/work (CLI: system temp)",
+    )
 
-    _split = field_validator("delta_extensions", mode="before")(_split_commas)
+    _split = field_validator("delta_extensions", "delta_extensions_extra", mode="before")(_split_commas)
 
 
 class CacheSettings(_Group):
@@ -167,9 +211,14 @@ class SchedulerSettings(_Group):
 
     clear_cache_interval: float = Field(7200.0, ge=0, description="Seconds between cache clears; 0 disables")
     warm_buckets: CommaList = Field((), description="Buckets whose stats the warm_stats job keeps fresh")
-    warm_modes: CommaList = Field(("quick", "sampled"), description="Stats modes the warm_stats job computes")
+    warm_modes: Annotated[tuple[StatsMode, ...], NoDecode] = Field(
+        (StatsMode.QUICK, StatsMode.SAMPLED), description="Stats modes the warm_stats job computes"
+    )
     warm_interval: float = Field(300.0, ge=0, description="Seconds between stats warm-ups; 0 disables")
     misfire_grace_seconds: int = Field(60, ge=1, description="A job run delayed by more than this is skipped")
+    abort_uploads_after_hours: float = Field(
+        24.0, ge=0, description="Abort incomplete multipart uploads older than this (hourly job); 0 disables"
+    )
 
     _split = field_validator("warm_buckets", "warm_modes", mode="before")(_split_commas)
 
@@ -259,6 +308,38 @@ class ServerSettings(_Group):
     )
 
 
+class HttpSettings(_Group):
+    """What a client may make the HTTP server hold before and while a request is read
+    (enforced by `app.api.http_limits`, which `glider serve` installs)."""
+
+    model_config = SettingsConfigDict(env_prefix="DG_HTTP_", extra="ignore", populate_by_name=True)
+
+    max_header_bytes: int = Field(
+        16384, ge=1024, le=1048576, description="Largest request line plus headers, in bytes (431 above it)"
+    )
+    max_header_count: int = Field(
+        100, ge=8, le=10000, description="Most header fields in a request (431 above it)"
+    )
+    max_request_line_bytes: int = Field(
+        8192,
+        ge=256,
+        le=1048576,
+        description="Longest request line (method, path, query), in bytes (414 above it)",
+    )
+    header_timeout_seconds: float = Field(
+        15.0, gt=0, description="Time a client has to send a request's line and headers (408, then closed)"
+    )
+    body_timeout_seconds: float = Field(
+        60.0, gt=0, description="Longest pause while a request body is being read (408, then closed)"
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Open connections at once; more are answered 503 and closed (keep below ulimit -n)",
+    )
+    backlog: int = Field(2048, ge=1, description="Connections the kernel queues before they are accepted")
+
+
 class LogSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_LOG_", extra="ignore", populate_by_name=True)
 
@@ -317,5 +398,6 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     assets: AssetSettings = Field(default_factory=AssetSettings)

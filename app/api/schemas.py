@@ -25,6 +25,27 @@ class UploadResponse(_Wire):
     )
     reference_size: int = Field(0, description="Bytes of a reference.bin created by this upload, else 0")
     sha256: str = Field(description="SHA-256 of the bytes received, lower-case hex")
+    reason: (
+        Literal[
+            "not-a-candidate",
+            "too-small",
+            "ratio-above-max",
+            "no-exact-recipe",
+            "compressed-stream",
+            "reference-unusable",
+            "reference-changed",
+        ]
+        | None
+    ) = Field(
+        None,
+        description="Why a `direct` file was stored whole (null otherwise): `not-a-candidate` (no delta "
+        "suffix), `too-small`, `ratio-above-max` (delta over DG_MAX_RATIO), `no-exact-recipe` (a gzip "
+        "stream no zlib recipe rebuilds exactly), `compressed-stream` (gzip/bzip2/xz bytes deltaglider "
+        "6.2.0 could not use as a reference), `reference-unusable`, `reference-changed`",
+    )
+    form: Literal["plain", "gzip"] = Field(
+        "plain", description="`gzip`: the delta is between the decompressed gzip contents (Glider-only form)"
+    )
 
 
 class CacheInfo(_Wire):
@@ -54,7 +75,10 @@ class StatsResponse(_Wire):
 
 class ObjectInfo(_Wire):
     key: str
-    size: int = Field(description="Logical size; in listings it may equal stored_size when unknown")
+    size: int | None = Field(
+        description="Original (logical) size in bytes; in listings null when not known "
+        "(a delta whose size no HEAD or stats computation has recorded yet), never the stored size"
+    )
     stored_size: int
     sha256: str | None
     stored_as: Literal["reference", "delta", "direct", "foreign"]

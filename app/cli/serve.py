@@ -13,6 +13,7 @@ from types import FrameType
 import click
 import uvicorn
 
+from app.api.http_limits import HttpLimits, server_options
 from app.cli.embedded import check_port, embedded_run
 from app.cli.settings import check_for_serving, load_settings
 from app.main import create_app
@@ -39,17 +40,20 @@ def serve(host: str | None, port: int | None, embedded: bool) -> None:
     configure_logging(settings.log.level, settings.log.json_format)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
+    limits = server_options(HttpLimits(**settings.http.model_dump()))  # header/body/connection bounds
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit(0) it ends the process
+    # with exit code 0 (`docker stop`, Kubernetes) and lets the stack below stop an embedded SeaweedFS.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if not embedded:
         check_port(host, port)
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_config=None,
-                    access_log=False)  # fmt: skip
+                    access_log=False, **limits)  # fmt: skip
         return
-    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets the
-    # stack below stop the embedded SeaweedFS instead of dying with it still running.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with embedded_run(settings, host, port) as run:
         click.echo(run.banner)
-        uvicorn.run(create_app(run.settings), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            create_app(run.settings), host=host, port=port, log_config=None, access_log=False, **limits
+        )
 
 
 def register(group: click.Group) -> None:

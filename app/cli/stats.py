@@ -1,8 +1,8 @@
 """`glider stats BUCKET [--sampled | --detailed] [--refresh | --no-cache] [--json]`.
 
-Talks to S3 directly (no server needed) through the lean client. Start-up matters (a warm
-cache answers in about one LIST), so everything beyond click is imported inside the command,
-and boto3 is never imported by this command. With --server URL (or GLIDER_SERVER) the figures
+Talks to S3 directly (no server needed). Start-up matters (a warm cache answers in about one
+LIST), so everything beyond click is imported inside the command, and with static keys in the
+environment botocore is never imported by this command. With --server URL (or GLIDER_SERVER) the figures
 come from a running service's GET /buckets/{b}/stats instead: the same table, and `--json`
 prints the API's JSON as it came.
 """
@@ -141,12 +141,12 @@ class _ProgressBar:
 
 
 def build_stats_service(settings: Settings) -> StatsService:
-    """A StatsService on the lean S3 client, from Settings (botocore loaded only if ever needed)."""
+    """A StatsService on the S3 store Settings describe (pool sized for the HEAD concurrency)."""
     from app.components import build_store  # noqa: PLC0415
     from app.services.stats import StatsService  # noqa: PLC0415
 
     heads = settings.stats.head_concurrency
-    store = build_store(settings.s3, lean=True, max_connections=heads)
+    store = build_store(settings.s3, max_connections=heads)
     return StatsService(store, head_concurrency=heads)
 
 

@@ -1,6 +1,6 @@
 """Stats values and the pure arithmetic that turns tallies into them.
 
-Definitions (the wire format's, see WIRE_FORMAT.md "Stats cache document"):
+Definitions (the wire format's, see docs/WIRE_FORMAT.md "Stats cache documents"):
 - `object_count` = `delta_objects` + `direct_objects`: every listed object except `reference.bin`
   files and anything under `.deltaglider/`. A key ending in `.delta` is a delta, anything else direct.
 - `total_size`: original (logical) bytes. A direct object's original is its stored size; a delta's
