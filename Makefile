@@ -82,7 +82,7 @@ bench-replicas: install
 # The whole suite on every interpreter of PYTHONS found on this machine, each in its own venv.
 test-pythons:
 	@found=0; for py in $(PYTHONS); do \
-	  command -v $$py >/dev/null 2>&1 || { echo "== $$py: not found, skipped"; continue; }; \
+	  ./scripts/find-python.sh $$py >/dev/null || { echo "== $$py: not found, skipped"; continue; }; \
 	  found=1; echo "== $$py"; $(MAKE) --no-print-directory test PY=$$py VENV=.venv-$$py || exit 1; \
 	done; [ $$found = 1 ] || { echo "none of $(PYTHONS) found" >&2; exit 1; }
 
