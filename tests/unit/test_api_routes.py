@@ -278,3 +278,23 @@ def test_download_answers_304_for_a_matching_etag(client: AppClient) -> None:
     changed = client.get(url, headers={"If-None-Match": '"other"'})
     assert changed.status_code == 200
     assert changed.content == _versions(1)[0]
+
+
+def test_too_long_a_stored_name_is_refused_before_the_body_is_read(
+    client: AppClient, store: MemoryObjectStore, work_dir: Path
+) -> None:
+    """`<name>.delta` would pass the 255-byte segment limit: 400 without reading the body."""
+    read: list[int] = []
+
+    async def body() -> object:
+        for _ in range(4):
+            read.append(1)
+            yield b"\0" * 65536
+
+    key = "d/" + "k" * 250 + ".zip"
+    response = client.post("/upload", params={"bucket": BUCKET, "key": key}, content=body())
+    assert response.status_code == 400
+    assert "too long" in response.json()["detail"]
+    assert len(read) <= 1  # refused up front, not after spooling the whole file
+    assert list(store.iter_objects(BUCKET)) == []
+    assert _leftovers(work_dir) == []
