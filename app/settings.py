@@ -7,7 +7,6 @@ the standard `AWS_*` variables configure S3. Lower layers receive plain values, 
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.domain.tokens import parse_token_scopes
+from app.errors import InvalidInput
 from app.stats.model import StatsMode
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -182,16 +183,20 @@ class AuthSettings(_Group):
     open_docs: bool = Field(True, description="/docs, /redoc and /openapi.json answer without a token")
 
     def token_scopes(self) -> dict[str, frozenset[str]]:
-        """Parse `{"token": ["scope", ...]}` from the env value or the file (env wins)."""
-        raw = self.tokens.get_secret_value() if self.tokens else None
-        if raw is None and self.tokens_file is not None:
-            raw = self.tokens_file.read_text(encoding="utf-8")
-        if not raw:
+        """Parse `{"token": ["scope", ...]}` from the env value or the file (env wins).
+
+        InvalidInput, one line naming the variable and never a token, when the value cannot be
+        read or parsed or a token is too short (`app.domain.tokens`).
+        """
+        if self.tokens is not None:
+            return parse_token_scopes(self.tokens.get_secret_value(), "DG_API_TOKENS")
+        if self.tokens_file is None:
             return {}
-        parsed = json.loads(raw)
-        if not isinstance(parsed, dict):
-            raise ValueError("DG_API_TOKENS must be a JSON object of token -> list of scopes")
-        return {str(tok): frozenset(str(s) for s in scopes) for tok, scopes in parsed.items()}
+        source = f"DG_API_TOKENS_FILE ({self.tokens_file})"
+        try:
+            return parse_token_scopes(self.tokens_file.read_text(encoding="utf-8"), source)
+        except OSError as err:
+            raise InvalidInput(f"{source} cannot be read: {err.strerror}") from None
 
 
 class ServerSettings(_Group):

@@ -102,6 +102,7 @@ def serve(host: str | None, port: int | None, embedded: bool) -> None:
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     limits = server_options(HttpLimits(**settings.http.model_dump()))  # header/body/connection bounds
+    settings.auth.token_scopes()  # malformed or short tokens: one line and exit 2, before uvicorn starts
     if not embedded:
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_config=None,
                     access_log=False, **limits)  # fmt: skip

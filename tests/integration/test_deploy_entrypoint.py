@@ -60,7 +60,11 @@ def entrypoint(seaweed: S3Endpoint, tmp_path: Path) -> Iterator[Running]:
     for name, value in image_env.items():
         if value.startswith("/"):
             image_env[name] = str(tmp_path / value.strip("/").replace("/", "-"))
-    env = seaweed.env() | image_env | {"DG_API_TOKENS": '{"tok": ["read"]}', "TMPDIR": str(tmp_path)}
+    env = (
+        seaweed.env()
+        | image_env
+        | {"DG_API_TOKENS": '{"tok-0123456789abcdef": ["read"]}', "TMPDIR": str(tmp_path)}
+    )
     port = free_ports(1)[0]
     log = tmp_path / "entrypoint.log"
     with log.open("wb") as out:
