@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Interpreters `make test-pythons` runs the whole suite on (each found on PATH, its own venv).
 PYTHONS ?= python3.11 python3.12 python3.13
 
-.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-stats bench-cache bench-service bench-replicas openapi system-deps clean docs install install-runtime test-pythons smoke
+.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-report openapi system-deps clean docs install install-runtime test-pythons smoke
 
 install-runtime:
 	@./scripts/venv.sh $(PY) $(VENV) runtime
@@ -50,10 +50,21 @@ docs: install
 openapi: install
 	$(BIN)/python -m app.api.openapi_export > openapi/openapi.json
 
-bench: bench-engine bench-stats bench-cache bench-service bench-replicas
+# Every bench writes its fragment (bench/results/<name>.md); the report assembles bench/RESULTS.md.
+bench: bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas
+	$(MAKE) bench-report
+
+bench-report: install
+	$(BIN)/python -m bench.report
 
 bench-engine: system-deps install
 	$(BIN)/python -m bench.engine
+
+bench-rss: system-deps install
+	$(BIN)/python -m bench.rss
+
+bench-codec: system-deps install
+	$(BIN)/python -m bench.codec_levels
 
 bench-stats: system-deps install
 	$(BIN)/python -m bench.stats
@@ -82,3 +93,8 @@ smoke: install
 
 clean:
 	rm -rf $(VENV) .venv-python3.* .mypy_cache .ruff_cache .pytest_cache .coverage bench/data bench/out
+
+# The container image (podman, else docker); without a registry, on a Debian stand-in base.
+.PHONY: image
+image:
+	./scripts/image.sh build

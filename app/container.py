@@ -162,4 +162,5 @@ def assemble(
         default_bucket=settings.server.default_bucket,
         resources=resources,
         flight=flight,
+        store=store,
     )

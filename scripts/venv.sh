@@ -15,11 +15,8 @@ resolved="$(./scripts/find-python.sh "$py")" || {
   echo "make: PY=$py: no such interpreter (Glider needs Python 3.11, 3.12 or 3.13, e.g. PY=python3.12)" >&2
   exit 2
 }
-# An interpreter's identity: its installation and full version. A venv's own python reports its
-# base interpreter's, so the venv itself records which one built it.
-probe='import sys; print(sys.base_prefix, "%d.%d.%d" % sys.version_info[:3])'
-identity="$("$resolved" -c "$probe")"
-version="${identity##* }"
+# Any Python (2.7 too) can say its version; only a supported one is asked for more.
+version="$("$resolved" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null || echo unknown)"
 case "$version" in
   3.11.* | 3.12.* | 3.13.*) ;;
   *)
@@ -27,6 +24,10 @@ case "$version" in
     exit 2
     ;;
 esac
+# An interpreter's identity: its installation and full version. A venv's own python reports its
+# base interpreter's, so the venv itself records which one built it.
+probe='import sys; print(sys.base_prefix, "%d.%d.%d" % sys.version_info[:3])'
+identity="$("$resolved" -c "$probe")"
 
 if [ -d "$venv" ]; then
   built_for="$("$venv/bin/python" -c "$probe" 2>/dev/null || echo "a missing interpreter")"

@@ -87,8 +87,8 @@ def _samples(metric: MetricWrapperBase, suffix: str = "") -> Iterator[tuple[dict
 def job_statuses(metrics: Metrics) -> list[JobStatus]:
     runs: dict[str, dict[str, int]] = {}
     for labels, value in _samples(metrics.job_runs, "_total"):
-        runs.setdefault(labels["job"], {})[labels["status"]] = int(value)
-    last = {labels["job"]: value for labels, value in _samples(metrics.job_last_success)}
+        runs.setdefault(labels["task"], {})[labels["status"]] = int(value)
+    last = {labels["task"]: value for labels, value in _samples(metrics.job_last_success)}
     return [
         JobStatus(
             job=job,

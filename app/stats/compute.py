@@ -103,6 +103,7 @@ def list_bucket(
             )
         reporter.emit()
         if page.next_token is None:
+            census.finish()
             return
         token = page.next_token
 

@@ -99,6 +99,17 @@ def metric_names(promql: str) -> set[str]:
     return names
 
 
+def sampled_names(exposition: str) -> set[str]:
+    """Series names of which `exposition` holds at least one sample (labelled families appear only
+    once something has moved them; `_created` companions are left out)."""
+    return {
+        sample.name
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
 def exported_names(exposition: str) -> set[str]:
     """Series names a Prometheus text exposition offers, including declared-but-empty families.
 

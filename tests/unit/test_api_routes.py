@@ -184,8 +184,8 @@ def test_upload_metrics(client: AppClient) -> None:
     _upload(client, "m/a.zip", first)
     _upload(client, "m/b.zip", second)
     text = client.get("/metrics").text
-    assert 'dg_uploads_total{stored_as="reference"} 1.0' in text
-    assert 'dg_uploads_total{stored_as="delta"} 1.0' in text
+    assert 'dg_uploads_total{reason="none",stored_as="reference"} 1.0' in text
+    assert 'dg_uploads_total{reason="none",stored_as="delta"} 1.0' in text
     assert f'dg_upload_bytes_total{{kind="original"}} {float(len(first) + len(second))}' in text
     assert "dg_upload_ratio_count 2.0" in text
 
