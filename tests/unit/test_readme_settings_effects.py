@@ -119,7 +119,9 @@ def _sample(row: Row, current: object) -> str:
     if row.type == "path":
         return "/srv/glider-sample"
     if row.type == "secret":
-        return json.dumps({"sample-token-0123456789": ["read"]}) if "TOKENS" in row.names[0] else "sample-secret"
+        return (
+            json.dumps({"sample-token-0123456789": ["read"]}) if "TOKENS" in row.names[0] else "sample-secret"
+        )
     return "sample-value"
 
 
