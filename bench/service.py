@@ -36,7 +36,7 @@ from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer, free_ports
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 

@@ -27,8 +27,8 @@ from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient
 
 BUCKET = "unit-bucket"
-TOKENS = {"tok-all": ["upload", "read", "admin"], "tok-read": ["read"]}
-ALL = {"Authorization": "Bearer tok-all"}
+TOKENS = {"tok-all-0123456789": ["upload", "read", "admin"], "tok-read-0123456789": ["read"]}
+ALL = {"Authorization": "Bearer tok-all-0123456789"}
 
 
 def _versions(count: int, size: int = 200_000, seed: int = 1) -> list[bytes]:
@@ -218,7 +218,7 @@ def test_clear_cache_endpoint(client: AppClient) -> None:
     assert response.status_code == 200
     assert response.json()["entries_freed"] >= 1
     assert 'dg_cache_clears_total{trigger="api"} 1.0' in client.get("/metrics").text
-    read_only = client.post("/admin/clear-cache", headers={"Authorization": "Bearer tok-read"})
+    read_only = client.post("/admin/clear-cache", headers={"Authorization": "Bearer tok-read-0123456789"})
     assert read_only.status_code == 403
 
 

@@ -36,7 +36,7 @@ from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-TOKEN = "tok-effects"
+TOKEN = "tok-effects-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -121,7 +121,9 @@ def _sample(row: Row, current: object) -> str:
     if row.type == "path":
         return "/srv/glider-sample"
     if row.type == "secret":
-        return json.dumps({"sample": ["read"]}) if "TOKENS" in row.names[0] else "sample-secret"
+        return (
+            json.dumps({"sample-token-0123456789": ["read"]}) if "TOKENS" in row.names[0] else "sample-secret"
+        )
     # Values Settings validates: a valid sample of each.
     validated = {
         "DG_S3_ENDPOINT_URL": "http://sample.example:9000",
@@ -181,13 +183,13 @@ def test_dg_api_tokens_file_is_read_and_the_variable_wins(
     serve: Callable[..., AppClient], tmp_path: Path
 ) -> None:
     tokens = tmp_path / "tokens.json"
-    tokens.write_text(json.dumps({"from-file": ["read"]}), encoding="utf-8")
+    tokens.write_text(json.dumps({"from-file-0123456789": ["read"]}), encoding="utf-8")
     client = serve(DG_API_TOKENS_FILE=str(tokens))
-    assert client.get("/status", headers={"Authorization": "Bearer from-file"}).status_code == 200
+    assert client.get("/status", headers={"Authorization": "Bearer from-file-0123456789"}).status_code == 200
     assert client.get("/status", headers=BEARER).status_code == 401
     both = serve(DG_API_TOKENS=TOKENS)  # the file is still set: "DG_API_TOKENS wins"
     assert both.get("/status", headers=BEARER).status_code == 200
-    assert both.get("/status", headers={"Authorization": "Bearer from-file"}).status_code == 401
+    assert both.get("/status", headers={"Authorization": "Bearer from-file-0123456789"}).status_code == 401
 
 
 def test_dg_auth_enabled_false_needs_no_token(serve: Callable[..., AppClient]) -> None:
