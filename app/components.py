@@ -65,6 +65,7 @@ def s3_options(s3: S3Settings, target: S3Target | None = None) -> S3Options:
         connect_timeout=s3.connect_timeout_seconds,
         read_timeout=s3.read_timeout_seconds,
         max_attempts=s3.max_attempts,
+        list_concurrency=s3.list_concurrency,
         https_proxy=s3.https_proxy,
         http_proxy=s3.http_proxy,
         no_proxy=s3.no_proxy,

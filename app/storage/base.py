@@ -90,6 +90,17 @@ class ObjectStore(abc.ABC):
                 return
             token = page.next_token
 
+    def list_pages(self, bucket: str) -> Iterator[tuple[ObjectInfo, ...]]:
+        """The whole bucket, page by page, in an order that is the same on every call for the same
+        contents (the stats fingerprint relies on it); stores may list parts of it in parallel."""
+        token: str | None = None
+        while True:
+            page = self.list_page(bucket, continuation_token=token)
+            yield page.objects
+            if page.next_token is None:
+                return
+            token = page.next_token
+
     def head_many(self, bucket: str, keys: Iterable[str], concurrency: int = 32) -> Iterator[HeadResult]:
         """HEAD many keys on a bounded pool; results arrive in completion order.
 

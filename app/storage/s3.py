@@ -27,6 +27,7 @@ from app.storage.s3_buckets import BucketClients
 from app.storage.s3_config import MiB, S3Options
 from app.storage.s3_errors import translate_obstore
 from app.storage.s3_listing import PAGE, delimited_page, flat_page, iter_infos
+from app.storage.s3_parallel import bucket_pages
 
 if TYPE_CHECKING:
     from obstore import Attributes, ObjectMeta
@@ -153,6 +154,19 @@ class S3ObjectStore(ObjectStore):
             raise
         except Exception as err:  # as in _call
             raise translate_obstore(err, endpoint=self.endpoint, bucket=bucket) from err
+
+    def list_pages(self, bucket: str) -> Iterator[tuple[ObjectInfo, ...]]:
+        """See `s3_parallel.bucket_pages` (`list_concurrency` streams over a big bucket)."""
+
+        def translate(err: Exception) -> Exception:
+            if isinstance(err, GliderError):
+                return err
+            return translate_obstore(err, endpoint=self.endpoint, bucket=bucket)
+
+        count = self._buckets.count
+        yield from bucket_pages(
+            self._store(bucket), self.options.list_concurrency, translate, lambda: count("list")
+        )
 
     def get_to_file(
         self, bucket: str, key: str, dest: Path, *, if_none_match: str | None = None

@@ -572,3 +572,16 @@ def test_s3_body_cut_short_is_integrity_error(short_body_endpoint: str, tmp_path
             store.get_bytes("bkt", "k")
     finally:
         store.close()
+
+
+def test_list_pages_whole_bucket_same_order_each_time(any_store: Store) -> None:
+    store, bucket = any_store
+    keys = [f"r/app-{s}/v{i}.zip.delta" for s in range(3) for i in range(4)] + [
+        "r/app-0/reference.bin",
+        "top",
+    ]
+    for key in keys:
+        store.put_bytes(bucket, key, b"x")
+    first = [o.key for page in store.list_pages(bucket) for o in page]
+    assert sorted(first) == sorted(keys)
+    assert [o.key for page in store.list_pages(bucket) for o in page] == first
