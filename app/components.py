@@ -13,15 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.caches.base import ReferenceCache
-from app.caches.encrypted import EncryptedReferenceCache
-from app.caches.filesystem import FilesystemReferenceCache
-from app.caches.keys import parse_encryption_key
 from app.caches.memory import MemoryReferenceCache
 from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.engine import DeltaEngine
 from app.engine.references import ReferenceProvider
-from app.engine.zstd import ZstdPatchCodec
 from app.observability.metrics import Metrics
 from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
 from app.storage.base import ObjectStore
@@ -87,6 +83,8 @@ def build_store(
 
 def build_codec(engine: EngineSettings) -> DeltaCodec:
     if engine.codec == "zstd":
+        from app.engine.zstd import ZstdPatchCodec  # noqa: PLC0415 - opt-in codec, imported when chosen
+
         # Opt-in: faster, but deltaglider 6.2.0 cannot read what it writes (marked dg-codec).
         return ZstdPatchCodec(
             memory_budget_bytes=engine.codec_memory_mb * MiB, timeout=engine.codec_timeout_seconds
@@ -108,6 +106,12 @@ def build_reference_cache(
     reusable = cache.backend == "filesystem" and (not cache.encryption or cache.encryption_key is not None)
     if persistent_only and not reusable:
         return MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+    # Imported here: one-shot CLI commands mostly take the memory branch above, and
+    # cryptography and filelock cost tens of ms of every command's start-up.
+    from app.caches.encrypted import EncryptedReferenceCache  # noqa: PLC0415
+    from app.caches.filesystem import FilesystemReferenceCache  # noqa: PLC0415
+    from app.caches.keys import parse_encryption_key  # noqa: PLC0415
+
     inner: ReferenceCache
     if cache.backend == "memory":
         inner = MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)

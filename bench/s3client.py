@@ -193,7 +193,7 @@ def main() -> None:
             "AWS_ENDPOINT_URL": server.endpoint_url, "AWS_ACCESS_KEY_ID": server.access_key,
             "AWS_SECRET_ACCESS_KEY": server.secret_key, "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true", "DG_DISABLE_EC2_DETECTION": "1", "DG_METRICS": "noop",
-            "DG_SUPPRESS_DEPRECATION": "1", "DG_LOG_LEVEL": "WARNING", "DG_CACHE_BACKEND": "memory",
+            "DG_SUPPRESS_DEPRECATION": "1", "DG_LOG_LEVEL": "WARNING",
         }  # fmt: skip
         os.environ.update(
             {k: env[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}

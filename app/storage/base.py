@@ -1,8 +1,10 @@
 """The ObjectStore interface: everything Glider needs from S3, and nothing botocore-shaped.
 
-Implementations translate their library's failures into `app.errors`:
-BucketNotFound / ObjectNotFound, AlreadyExists (lost If-None-Match), AccessDenied,
-StorageUnavailable (unreachable, 5xx, timeouts). Every method is thread-safe.
+Implementations translate their library's failures into `app.errors` (for S3: one table in
+`app.storage.s3_errors`): BucketNotFound / ObjectNotFound, AlreadyExists (lost If-None-Match),
+PreconditionFailed, Conflict, AccessDenied, InvalidInput (what S3 cannot store), and
+StorageUnavailable (unreachable, 5xx) with its kinds Throttled and StorageTimeout, the only
+retryable ones. Every method is thread-safe.
 """
 
 from __future__ import annotations
