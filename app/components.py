@@ -12,16 +12,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.caches.base import ReferenceCache
+from app.caches.base import EvictionListener, EvictionReason, ReferenceCache, ignore_eviction
 from app.caches.memory import MemoryReferenceCache
-from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
+from app.domain.keys import delta_extensions
+from app.domain.sizes import MiB
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.engine import DeltaEngine
+from app.engine.gzip_form import GzipSettings
+from app.engine.gzip_stream import ExpandLimits
 from app.engine.references import ReferenceProvider
 from app.observability.metrics import Metrics
 from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
 from app.storage.base import ObjectStore
-from app.storage.s3_config import MiB, S3Options
+from app.storage.s3_config import S3Options
 
 if TYPE_CHECKING:
     from app.storage.s3 import S3ObjectStore
@@ -97,15 +100,33 @@ def build_codec(engine: EngineSettings) -> DeltaCodec:
     )
 
 
+def eviction_counter(metrics: Metrics | None) -> EvictionListener:
+    """A cache eviction listener that counts into dg_reference_cache_evictions_total{reason}."""
+    if metrics is None:
+        return ignore_eviction
+    counter = metrics.reference_cache_evictions
+
+    def count(reason: EvictionReason) -> None:
+        counter.labels(reason=reason.value).inc()
+
+    return count
+
+
 def build_reference_cache(
-    cache: CacheSettings, work_dir: Path | None, *, persistent_only: bool = False
+    cache: CacheSettings,
+    work_dir: Path | None,
+    *,
+    persistent_only: bool = False,
+    on_evict: EvictionListener = ignore_eviction,
 ) -> ReferenceCache:
     """The reference cache Settings choose. `persistent_only` (one-shot CLI processes): a disk
     cache only when a later process can reuse it, i.e. unencrypted or under a configured key;
-    else a plain memory cache, since a per-process key makes every entry garbage at exit."""
+    else a plain memory cache, since a per-process key makes every entry garbage at exit.
+    `on_evict` hears every eviction (see `eviction_counter`)."""
+    memory_budget = cache.memory_size_mb * MiB
     reusable = cache.backend == "filesystem" and (not cache.encryption or cache.encryption_key is not None)
     if persistent_only and not reusable:
-        return MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+        return MemoryReferenceCache(max_bytes=memory_budget, on_evict=on_evict)
     # Imported here: one-shot CLI commands mostly take the memory branch above, and
     # cryptography and filelock cost tens of ms of every command's start-up.
     from app.caches.encrypted import EncryptedReferenceCache  # noqa: PLC0415
@@ -114,10 +135,10 @@ def build_reference_cache(
 
     inner: ReferenceCache
     if cache.backend == "memory":
-        inner = MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+        inner = MemoryReferenceCache(max_bytes=memory_budget, on_evict=on_evict)
     else:
         root = cache.dir if cache.dir is not None else default_cache_root() / "references"
-        inner = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * MiB)
+        inner = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * MiB, on_evict=on_evict)
     if not cache.encryption:
         return inner
     key = parse_encryption_key(cache.encryption_key.get_secret_value()) if cache.encryption_key else None
@@ -137,14 +158,27 @@ def build_engine(
     and reference cache Settings choose (`persistent_cache_only`: see `build_reference_cache`)."""
     store = store if store is not None else build_store(settings.s3)
     work_dir = settings.engine.work_dir
-    cache = build_reference_cache(settings.cache, work_dir, persistent_only=persistent_cache_only)
+    cache = build_reference_cache(
+        settings.cache, work_dir, persistent_only=persistent_cache_only, on_evict=eviction_counter(metrics)
+    )
     references = ReferenceProvider(store, cache, work_dir=work_dir, metrics=metrics)
     return DeltaEngine(
         store,
         build_codec(settings.engine),
         references,
         max_ratio=settings.engine.max_ratio,
-        delta_extensions=settings.engine.delta_extensions or DEFAULT_DELTA_EXTENSIONS,
+        delta_extensions=delta_extensions(
+            settings.engine.delta_extensions, settings.engine.delta_extensions_extra
+        ),
         work_dir=work_dir,
         metrics=metrics,
+        gzip=build_gzip_settings(settings.engine),
     )
+
+
+def build_gzip_settings(engine: EngineSettings) -> GzipSettings | None:
+    """Gzip-aware delta settings, None when DG_GZIP_DELTAS is off."""
+    if not engine.gzip_deltas:
+        return None
+    limits = ExpandLimits(engine.gzip_max_expanded_mb * MiB, engine.gzip_max_ratio)
+    return GzipSettings(limits, engine.gzip_recipe_seconds)

@@ -23,6 +23,10 @@ class PayloadTooLarge(InvalidInput):
     """A request body is over the configured size limit."""
 
 
+class DecompressionBomb(PayloadTooLarge):
+    """A compressed upload expands past the configured size or ratio limits."""
+
+
 class EmptyFile(InvalidInput):
     """A zero-byte upload where content is required."""
 

@@ -3,7 +3,7 @@ multipart uploads.
 
 Each job runs at most once at a time (`max_instances=1`), missed runs coalesce into one, and a
 run later than `misfire_grace_seconds` is skipped. Every run ends in exactly one log line and one
-`dg_job_runs_total{job,status}` increment (status success, failure or skipped); a failure never
+`dg_job_runs_total{task,status}` increment (status success, failure or skipped); a failure never
 stops the schedule.
 
 `clear_cache` runs on every replica (each has its own reference cache). `warm_stats` warms shared
@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from app.errors import ComputationPending, GliderError, InvalidInput
+from app.errors import ComputationPending, GliderError
 from app.services.bundle import Services
 from app.services.maintenance import ClearTrigger
 from app.settings import SchedulerSettings
@@ -123,13 +123,6 @@ def abort_uploads_turn(services: Services, buckets: tuple[str, ...], older_than:
     return run_job(services, ABORT_UPLOADS, lambda: abort_uploads_job(services, buckets, older_than))
 
 
-def parse_modes(names: tuple[str, ...]) -> tuple[StatsMode, ...]:
-    try:
-        return tuple(StatsMode(name) for name in names)
-    except ValueError as err:
-        raise InvalidInput(f"DG_WARM_MODES: {err}; use quick, sampled or detailed") from err
-
-
 def build_scheduler(config: SchedulerSettings, services: Services) -> BackgroundScheduler:
     """A scheduler with the configured jobs added (not started). Intervals of 0 disable a job."""
     scheduler = BackgroundScheduler(
@@ -150,7 +143,7 @@ def build_scheduler(config: SchedulerSettings, services: Services) -> Background
             id=CLEAR_CACHE,
             name=CLEAR_CACHE,
         )
-    modes = parse_modes(config.warm_modes)
+    modes = config.warm_modes
     if config.warm_interval > 0 and config.warm_buckets and modes:
         scheduler.add_job(
             warm_stats_turn,

@@ -38,7 +38,7 @@ from app.cli.remote_results import RemoteObject, ServerStats, http_date, server_
 from app.domain.files import commit, temp_beside
 from app.domain.keys import delta_key_for, validate_bucket, validate_key
 from app.domain.urls import redact_url
-from app.engine.results import DeleteResult, LogicalPage, ObjectMeta, PutResult, StoredAs
+from app.engine.results import DeleteResult, DirectReason, Form, LogicalPage, ObjectMeta, PutResult, StoredAs
 from app.stats.model import StatsMode
 
 __all__ = ["GliderClient", "RemoteObject", "ServerStats"]
@@ -155,6 +155,8 @@ class GliderClient:
             sha256=body["sha256"],
             stored_key=stored_key,
             reference_size=int(body.get("reference_size", 0)),
+            reason=_reason(body.get("reason")),
+            form=Form(body.get("form") or "plain"),
         )
 
     def download(self, bucket: str, key: str, dest: Path, *, progress_min: int | None = None) -> RemoteObject:
@@ -206,7 +208,7 @@ class GliderClient:
             ObjectMeta(
                 bucket=bucket,
                 key=item["key"],
-                size=int(item["size"]),
+                size=None if item.get("size") is None else int(item["size"]),
                 stored_size=int(item["stored_size"]),
                 sha256=item.get("sha256"),
                 stored_as=StoredAs(item["stored_as"]),
@@ -235,3 +237,11 @@ class GliderClient:
         """POST /admin/clear-cache (admin scope): what the replica that answered dropped."""
         body = self._request("POST", "/admin/clear-cache").json()
         return ClearResult(bytes_freed=int(body["bytes_freed"]), entries_freed=int(body["entries_freed"]))
+
+
+def _reason(text: object) -> DirectReason | None:
+    """The service's `reason`; a value this client does not know reads as None, not an error."""
+    try:
+        return DirectReason(text) if isinstance(text, str) else None
+    except ValueError:
+        return None

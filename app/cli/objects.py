@@ -106,7 +106,7 @@ def _download(
     bucket, key = source
     dest = download_path(dest, key)
     show = force if force is not None else sys.stderr.isatty()
-    size = engine.head(bucket, key).size if show else 0  # the size only decides the progress line
+    size = (engine.head(bucket, key).size or 0) if show else 0  # the size only decides the progress line
     with spinner(f"downloading s3://{bucket}/{key}", size, force):
         meta = engine.get(bucket, key, dest)
     if as_json:
@@ -160,7 +160,10 @@ def _print_listing(pages: Iterator[LogicalPage], as_json: bool) -> None:
                 entries.append(meta_json(meta))
             else:
                 stamp = meta.last_modified.strftime("%Y-%m-%d %H:%M:%S")
-                click.echo(f"{stamp} {meta.size:>14,} {meta.stored_as.value:<9} {meta.key}")
+                size = (
+                    "-" if meta.size is None else f"{meta.size:,}"
+                )  # unknown original: never the stored size
+                click.echo(f"{stamp} {size:>14} {meta.stored_as.value:<9} {meta.key}")
     if as_json:
         click.echo(json.dumps(entries))
 

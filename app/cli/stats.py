@@ -60,10 +60,21 @@ def _age(seconds: float) -> str:
     return f"{seconds / 86400:.1f}d ago"
 
 
+# What to ask for when figures are estimates: a mode that HEADs more than this one.
+_MORE_EXACT = {
+    "quick": "try --sampled or --detailed",
+    "sampled": "try --detailed",
+    "detailed": "objects changed while computing; run again",
+}
+
+
 def render_text(result: StatsResult, mode: StatsMode) -> str:
+    """The readable table. `Figures` says exactly what the API's `exact` says."""
     s = result.stats
     figures = (
-        "exact" if result.exact else "approximate (some delta sizes estimated; try --sampled or --detailed)"
+        "exact"
+        if result.exact
+        else f"approximate (some delta sizes estimated; {_MORE_EXACT.get(mode.value, 'try --detailed')})"
     )
     stamp = result.computed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     lines = [
@@ -76,7 +87,8 @@ def render_text(result: StatsResult, mode: StatsMode) -> str:
         f"Original Size:        {format_bytes(s.total_size)} ({s.total_size:,} bytes)",
         f"Compressed Size:      {format_bytes(s.compressed_size)} ({s.compressed_size:,} bytes)",
         f"Space Saved:          {format_bytes(s.space_saved)} ({s.space_saved:,} bytes)",
-        f"Compression Ratio:    {s.average_compression_ratio:.1%}",
+        # average_compression_ratio is the savings fraction (space_saved / total_size).
+        f"Savings:              {s.average_compression_ratio:.1%} of the original size",
         "",
         f"Figures:              {figures}",
         f"Cache:                {result.cache.value}, computed {stamp} ({_age(result.age_seconds)})",

@@ -77,6 +77,24 @@ def upload_target(path: Path, target: tuple[str, str]) -> tuple[str, str]:
     return bucket, key
 
 
+def put_summary(result: PutResult) -> str:
+    """How the file was stored, in words: the first file of a deltaspace costs its full size
+    (its reference.bin), a direct one says why."""
+    from app.engine.results import Form, StoredAs  # noqa: PLC0415 - light, but keep CLI start-up lazy
+
+    size = f"{result.original_size:,} bytes"
+    if result.stored_as is StoredAs.REFERENCE:
+        full = f"{result.reference_size:,}"
+        return f"reference, {size}: the deltaspace's reference.bin costs the full {full} bytes"
+    ratio = result.stored_size / result.original_size
+    stored = f"{size} stored as {result.stored_size:,}, {ratio:.1%}"
+    if result.stored_as is StoredAs.DIRECT:
+        reason = result.reason.value if result.reason is not None else "unknown"
+        return f"direct, {stored}, reason: {reason}"
+    form = ", gzip-aware" if result.form is Form.GZIP else ""
+    return f"delta{form}, {stored}"
+
+
 def print_put(path: Path, result: PutResult, as_json: bool) -> None:
     bucket, key = result.bucket, result.key
     if as_json:
@@ -84,14 +102,11 @@ def print_put(path: Path, result: PutResult, as_json: bool) -> None:
             "bucket": result.bucket, "key": result.key, "stored_as": result.stored_as.value,
             "original_size": result.original_size, "stored_size": result.stored_size,
             "reference_size": result.reference_size, "sha256": result.sha256, "stored_key": result.stored_key,
+            "reason": result.reason.value if result.reason is not None else None, "form": result.form.value,
         }  # fmt: skip
         click.echo(json.dumps(payload))
         return
-    ratio = result.stored_size / result.original_size
-    click.echo(
-        f"upload: {path} to s3://{bucket}/{key} ({result.stored_as.value}, "
-        f"{result.original_size:,} bytes stored as {result.stored_size:,}, {ratio:.1%})"
-    )
+    click.echo(f"upload: {path} to s3://{bucket}/{key} ({put_summary(result)})")
 
 
 def download_path(dest: Path, key: str) -> Path:

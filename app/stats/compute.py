@@ -100,6 +100,7 @@ def list_bucket(
                 ]
             )
         reporter.emit()
+    census.finish()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ never loads botocore unless it creates a bucket or uploads a big file conditiona
 
 from __future__ import annotations
 
+from app.domain.sizes import MiB
 from app.storage.s3 import S3ObjectStore
-from app.storage.s3_config import MiB, S3Options
+from app.storage.s3_config import S3Options
 
 __all__ = ["MiB", "S3Options", "open_store"]
 

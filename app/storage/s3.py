@@ -20,11 +20,12 @@ import obstore
 from obstore.exceptions import NotModifiedError
 
 from app.domain.keys import validate_bucket
+from app.domain.sizes import MiB
 from app.errors import GliderError, InvalidInput, ObjectNotFound
 from app.storage.base import HeadResult, ListPage, ObjectHead, ObjectInfo, ObjectStore
 from app.storage.s3_admin import BotoAdmin
 from app.storage.s3_buckets import BucketClients
-from app.storage.s3_config import MiB, S3Options
+from app.storage.s3_config import S3Options
 from app.storage.s3_errors import check_metadata, translate_obstore, truncated
 from app.storage.s3_listing import PAGE, delimited_page, flat_page, iter_infos, to_head
 from app.storage.s3_parallel import bucket_pages

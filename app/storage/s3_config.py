@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from app.domain.sizes import MiB
 from app.errors import AccessDenied, InvalidInput
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig, S3Credential
 
-MiB = 1024 * 1024
 # How long obstore may reuse one answer of the chain. botocore refreshes temporary credentials
 # at least 10 minutes before they expire, so an answer is always good for longer than this.
 CREDENTIAL_REUSE = timedelta(minutes=5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from app.errors import (
     StorageUnavailable,
 )
 from app.storage.s3 import S3ObjectStore
+from app.storage.seaweed import free_ports
 from tests.conftest import unique_bucket_name
 from tests.support.aws_s3 import AwsS3
 from tests.support.engine import make_engine, versions, write
@@ -52,9 +52,14 @@ def test_invalid_bucket_names(s3_store: S3ObjectStore, tmp_path: Path, name: str
         ("rel/../etc.zip", InvalidInput, r"'\.\.' path segment"),
         ("./a.zip", InvalidInput, "path segment"),
         ("/abs.zip", InvalidInput, "start or end"),
+        ("bad\udcff.zip", InvalidInput, "not valid UTF-8"),
         ("rel/reference.bin", ReservedKey, "reference.bin"),
+        ("rel/reference.bin/x.txt", ReservedKey, "reference.bin"),  # would block rel/'s reference
+        ("reference.bin/x.zip", ReservedKey, "reference.bin"),
         ("a.zip.delta", ReservedKey, r"\.delta"),
-        (".deltaglider/stats_quick.json", ReservedKey, r"\.deltaglider/"),
+        (".deltaglider/stats_quick.json", ReservedKey, r"'\.deltaglider'"),
+        ("rel/.deltaglider/x.zip", ReservedKey, r"'\.deltaglider'"),
+        ("rel/.deltaglider", ReservedKey, r"'\.deltaglider'"),
     ],
 )
 def test_bad_keys(
@@ -157,9 +162,7 @@ def test_metadata_lying_about_the_hash_is_not_served(
 
 
 def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def test_s3_unreachable_is_storage_unavailable(tmp_path: Path) -> None:

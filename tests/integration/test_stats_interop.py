@@ -158,7 +158,7 @@ def test_glider_stats_command(seaweed: S3Endpoint, s3_store: S3ObjectStore, buck
     text = run(bucket)
     assert text.returncode == 0, text.stderr
     assert "Original Size:        2.00 KiB (2,048 bytes)" in text.stdout
-    assert "Compression Ratio:    0.0%" in text.stdout
+    assert "Savings:              0.0% of the original size" in text.stdout
 
     clash = run(bucket, "--sampled", "--detailed")
     assert clash.returncode == 2
