@@ -37,7 +37,12 @@ CASES = [
     ("DG_CACHE_ENCRYPTION_KEY", SECRET, "must be 32 random bytes", "generate one with"),
     ("DG_LOG_JSON", "maybe", "is not a boolean", "DG_LOG_JSON=true"),
     ("DG_LOG_LEVEL", "LOUD", "must be one of DEBUG, INFO", "DG_LOG_LEVEL=INFO"),
-    ("DG_WARM_MODES", "quick,fast", "unknown stats mode(s) fast", "DG_WARM_MODES=quick,sampled"),
+    (
+        "DG_WARM_MODES",
+        "quick,fast",
+        "should be 'quick', 'sampled' or 'detailed'",
+        "DG_WARM_MODES=quick,sampled",
+    ),
     ("DG_S3_MAX_ATTEMPTS", "0", "must be at least 1", "DG_S3_MAX_ATTEMPTS=3"),
     ("AWS_ENDPOINT_URL", "localhost:9000", "must be an http:// or https:// URL", "AWS_ENDPOINT_URL=http://"),
     ("DG_STATS_FRESH_SECONDS", "soon", "is not a number", "DG_STATS_FRESH_SECONDS=30"),
