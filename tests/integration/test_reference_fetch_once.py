@@ -1,8 +1,8 @@
 """Ten uploads into one deltaspace fetch reference.bin from S3 at most once, per cache backend.
 
 Runs the real engine (xdelta3) against the session's real SeaweedFS, with encryption on over each
-backend. GETs are counted on the wire: a botocore `before-send` hook on the store's own client sees
-every HTTP request the engine sends to SeaweedFS, so nothing in the path is replaced by a fake.
+backend. GETs of reference.bin are counted where they leave the S3 store (each `get_to_file` is
+one GetObject on the wire); the store underneath is the real one, nothing is replaced by a fake.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from botocore.awsrequest import AWSPreparedRequest
 from prometheus_client import CollectorRegistry
 
 from app.caches.base import ReferenceCache
@@ -29,6 +28,7 @@ from app.engine.engine import DeltaEngine
 from app.engine.references import ReferenceProvider
 from app.engine.results import StoredAs
 from app.observability.metrics import Metrics
+from app.storage.base import ObjectHead
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint, unique_bucket_name
 
@@ -46,10 +46,22 @@ class GetCounter:
     reference_gets: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, request: AWSPreparedRequest, **_: object) -> None:
-        if request.url.split("?", 1)[0].endswith("/reference.bin"):
+    def __call__(self, key: str) -> None:
+        if key.endswith("/reference.bin"):
             with self.lock:
                 self.reference_gets += 1
+
+
+class _CountingS3(S3ObjectStore):
+    """The real S3 store, telling `counter` about every GetObject it sends."""
+
+    counter: GetCounter
+
+    def get_to_file(
+        self, bucket: str, key: str, dest: Path, *, if_none_match: str | None = None
+    ) -> ObjectHead | None:
+        self.counter(key)
+        return super().get_to_file(bucket, key, dest, if_none_match=if_none_match)
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +84,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, byte
 
 @pytest.fixture
 def store(seaweed: S3Endpoint) -> Iterator[tuple[S3ObjectStore, GetCounter]]:
-    s3 = S3ObjectStore(seaweed.endpoint_url, seaweed.region, seaweed.access_key, seaweed.secret_key)
-    counter = GetCounter()
-    s3.client.meta.events.register("before-send.s3.GetObject", counter)
+    s3 = _CountingS3(seaweed.endpoint_url, seaweed.region, seaweed.access_key, seaweed.secret_key)
+    counter = s3.counter = GetCounter()
     yield s3, counter
     s3.close()
 
