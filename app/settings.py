@@ -27,6 +27,9 @@ def _split_commas(value: object) -> object:
     return value
 
 
+MIN_TOKEN_LENGTH = 16
+
+
 def parse_tokens(raw: str) -> dict[str, frozenset[str]]:
     """`{"token": ["scope", ...]}` as a mapping; ValueError saying what is wrong (never the token)."""
     try:
@@ -37,6 +40,13 @@ def parse_tokens(raw: str) -> dict[str, frozenset[str]]:
         isinstance(scopes, list) and all(isinstance(s, str) for s in scopes) for scopes in parsed.values()
     ):
         raise ValueError("must be a JSON object mapping each token to a list of scopes")
+    weak = sum(len(token) < MIN_TOKEN_LENGTH for token in parsed)
+    if weak:
+        # A short token can be guessed (401s are answered as fast as the service can).
+        raise ValueError(
+            f"has {weak} token(s) shorter than {MIN_TOKEN_LENGTH} characters: use long random tokens "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     return {str(tok): frozenset(scopes) for tok, scopes in parsed.items()}
 
 

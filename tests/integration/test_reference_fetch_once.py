@@ -1,8 +1,8 @@
 """Ten uploads into one deltaspace fetch reference.bin from S3 at most once, per cache backend.
 
 Runs the real engine (xdelta3) against the session's real SeaweedFS, with encryption on over each
-backend. GETs of reference.bin are counted where they leave the S3 store (each `get_to_file` is
-one GetObject on the wire); the store underneath is the real one, nothing is replaced by a fake.
+backend. GETs are counted on the wire: a botocore `before-send` hook on the store's own client sees
+every HTTP request the engine sends to SeaweedFS, so nothing in the path is replaced by a fake.
 """
 
 from __future__ import annotations
@@ -41,26 +41,26 @@ KEY = os.urandom(32)
 
 @dataclass
 class GetCounter:
-    """Counts GetObject requests for reference.bin as they leave for the server."""
+    """Counts GetObject requests for reference.bin made through a store."""
 
     reference_gets: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, key: str) -> None:
-        if key.endswith("/reference.bin"):
+    def saw(self, key: str) -> None:
+        if key.endswith("reference.bin"):
             with self.lock:
                 self.reference_gets += 1
 
 
-class _CountingS3(S3ObjectStore):
-    """The real S3 store, telling `counter` about every GetObject it sends."""
+class CountingStore(S3ObjectStore):
+    """The real S3 store, telling `counter` of every download before it leaves for the server."""
 
     counter: GetCounter
 
     def get_to_file(
         self, bucket: str, key: str, dest: Path, *, if_none_match: str | None = None
     ) -> ObjectHead | None:
-        self.counter(key)
+        self.counter.saw(key)
         return super().get_to_file(bucket, key, dest, if_none_match=if_none_match)
 
 
@@ -84,8 +84,9 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, byte
 
 @pytest.fixture
 def store(seaweed: S3Endpoint) -> Iterator[tuple[S3ObjectStore, GetCounter]]:
-    s3 = _CountingS3(seaweed.endpoint_url, seaweed.region, seaweed.access_key, seaweed.secret_key)
-    counter = s3.counter = GetCounter()
+    s3 = CountingStore(seaweed.endpoint_url, seaweed.region, seaweed.access_key, seaweed.secret_key)
+    counter = GetCounter()
+    s3.counter = counter
     yield s3, counter
     s3.close()
 
