@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from botocore.awsrequest import AWSPreparedRequest
 from prometheus_client import CollectorRegistry
 
 from app.caches.base import ReferenceCache
@@ -36,6 +35,7 @@ from app.engine.engine import DeltaEngine
 from app.engine.references import ReferenceProvider
 from app.engine.results import StoredAs
 from app.observability.metrics import Metrics
+from app.storage.base import ObjectHead
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
 from bench.common import zip_tree_series
@@ -51,10 +51,22 @@ class GetCounter:
     gets: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, request: AWSPreparedRequest, **_: object) -> None:
-        if request.url.split("?", 1)[0].endswith("/reference.bin"):
+    def __call__(self, key: str) -> None:
+        if key.endswith("/reference.bin"):
             with self.lock:
                 self.gets += 1
+
+
+class CountingS3(S3ObjectStore):
+    """The real S3 store, telling `counter` about every GetObject it sends."""
+
+    counter: GetCounter
+
+    def get_to_file(
+        self, bucket: str, key: str, dest: Path, *, if_none_match: str | None = None
+    ) -> ObjectHead | None:
+        self.counter(key)
+        return super().get_to_file(bucket, key, dest, if_none_match=if_none_match)
 
 
 def compositions(work: Path) -> dict[str, Callable[[Path], ReferenceCache]]:
@@ -114,9 +126,8 @@ def run(repeats: int, files: int) -> tuple[list[Row], Path]:
     with SeaweedServer() as server, tempfile.TemporaryDirectory(prefix="glider-bench-cache-") as top:
         work = Path(top) / "work"
         work.mkdir()
-        store = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
-        counter = GetCounter()
-        store.client.meta.events.register("before-send.s3.GetObject", counter)
+        store = CountingS3(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
+        counter = store.counter = GetCounter()
         store.create_bucket(space.bucket)
         seed, _ = engine_for(store, MemoryReferenceCache(0), work)
         seed.put(space.bucket, f"{space.prefix}/ziptree-v0.zip", reference)
