@@ -95,6 +95,12 @@ clean:
 	rm -rf $(VENV) .venv-python3.* .mypy_cache .ruff_cache .pytest_cache .coverage bench/data bench/out
 
 # The container image (podman, else docker); without a registry, on a Debian stand-in base.
-.PHONY: image
+# compose-local: docker-compose.yml on local stand-ins under podman-compose, up, checked, down
+# (also part of `make test`); `scripts/compose-local.sh up` keeps a stack running.
+.PHONY: image compose-local
 image:
 	./scripts/image.sh build
+
+compose-local: $(STAMP)
+	./scripts/system-deps.sh test
+	$(BIN)/pytest -p no:cacheprovider tests/integration/test_image_compose.py tests/integration/test_image.py
