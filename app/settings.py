@@ -61,7 +61,6 @@ def _http_url(value: str | None) -> str | None:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_STATS_MODES = ("quick", "sampled", "detailed")
 
 
 def default_cache_root() -> Path:
@@ -135,7 +134,14 @@ class S3Settings(_Group):
         description="PEM file of extra CAs trusted for the S3 endpoint and proxy",
     )  # fmt: skip
 
-    _url = field_validator("endpoint_url", mode="before")(_http_url)
+    _url = field_validator("endpoint_url", "https_proxy", "http_proxy", mode="before")(_http_url)
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _readable_file(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"names no readable file ({path})")
+        return path
 
 
 class EngineSettings(_Group):
@@ -235,14 +241,6 @@ class SchedulerSettings(_Group):
 
     _split = field_validator("warm_buckets", "warm_modes", mode="before")(_split_commas)
 
-    @field_validator("warm_modes")
-    @classmethod
-    def _known_modes(cls, modes: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [m for m in modes if m not in _STATS_MODES]
-        if unknown:
-            raise ValueError(f"has unknown stats mode(s) {', '.join(unknown)}: use {', '.join(_STATS_MODES)}")
-        return modes
-
 
 class RedisSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_REDIS_", extra="ignore", populate_by_name=True)
@@ -251,6 +249,16 @@ class RedisSettings(_Group):
         None, description="Redis for coordination across replicas (redis://...); unset: in-process only"
     )
     key_prefix: str = Field("glider:", description="Prefix of every Redis key Glider writes")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and url.get_secret_value().strip():
+            scheme = urlsplit(url.get_secret_value().strip()).scheme
+            if scheme not in ("redis", "rediss", "unix"):
+                raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return url
+
     socket_timeout_seconds: float = Field(
         2.0, gt=0, description="Redis operation timeout (then in-process fallback)"
     )
