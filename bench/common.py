@@ -222,7 +222,10 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def write_section(heading: str, section: str) -> None:
-    """Replace (or append) the `heading` section of bench/RESULTS.md, leaving the others alone."""
+    """Replace (or append) the `heading` section of bench/RESULTS.md, leaving the others alone.
+
+    Superseded by fragments (bench/fragment.py, assembled by bench/report.py); kept for modules
+    not converted yet."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     start = text.find(heading + "\n")
     if start < 0:
@@ -234,10 +237,16 @@ def write_section(heading: str, section: str) -> None:
     RESULTS.write_text(text)
 
 
-def all_series() -> list[Series]:
-    out = [pypi_series(*spec) for spec in PYPI_SERIES]
-    out += [npm_series(*spec) for spec in NPM_SERIES]
-    out.append(zip_tree_series())
+def all_series(names: list[str] | None = None) -> list[Series]:
+    """Every series (or those named), fetching or generating what is missing."""
+
+    def wanted(name: str) -> bool:
+        return not names or name in names
+
+    out = [pypi_series(*spec) for spec in PYPI_SERIES if wanted(spec[0])]
+    out += [npm_series(*spec) for spec in NPM_SERIES if wanted(spec[0])]
+    if wanted("ziptree"):
+        out.append(zip_tree_series())
     return out
 
 

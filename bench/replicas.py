@@ -22,11 +22,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from app.storage.lean import LeanS3
-from app.storage.lean_store import LeanObjectStore
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
-from app.storage.sigv4 import Credentials
 from bench.common import write_section
 from tests.conftest import S3Endpoint
 from tests.support.redis_server import RedisServer
@@ -158,15 +155,13 @@ def main() -> None:
         endpoint = S3Endpoint(weed.endpoint_url, weed.access_key, weed.secret_key)
         s3 = S3ObjectStore(weed.endpoint_url, "us-east-1", weed.access_key, weed.secret_key)
         s3.create_bucket(BUCKET)
-        lean = LeanS3(weed.endpoint_url, "us-east-1", Credentials(weed.access_key, weed.secret_key))
-        wire = big_wire_bucket(LeanObjectStore(lean, fallback=lambda: s3), BUCKET, DELTAS, spaces=10)
+        wire = big_wire_bucket(s3, BUCKET, DELTAS, spaces=10)
         objects = len(wire.objects)
         for row in rows:
             redis.flushall()
             run_row(endpoint, redis if row.redis else None, row, args.seconds)
             print(f"{row.name}: {len(row.latencies)} requests, p50 {row.pct(0.5):.1f} ms, "
                   f"p99 {row.pct(0.99):.1f} ms, LISTs {row.lists:.0f}", file=sys.stderr)  # fmt: skip
-        lean.close()
         s3.close()
     section = render(rows, objects, args.seconds)
     write_section(HEADING, section)

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import httpx
 
+from app.domain.sizes import MiB
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer, free_ports
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-MiB = 1024 * 1024
 
 
 @dataclass(frozen=True)

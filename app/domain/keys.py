@@ -36,11 +36,36 @@ DEFAULT_DELTA_EXTENSIONS: tuple[str, ...] = (
     ".pkg",
     ".deb",
     ".rpm",
+    # zip-family packages: a later version deltas like the same bytes under a `.zip` key
+    ".whl",
+    ".egg",
+    ".nupkg",
+    ".aar",
     ".apk",
+    ".aab",
+    ".ipa",
+    ".vsix",
+    ".xpi",
     ".jar",
     ".war",
     ".ear",
 )
+
+
+def delta_extensions(replace: tuple[str, ...], extra: tuple[str, ...]) -> tuple[str, ...]:
+    """The candidate suffixes: `replace` (or the built-in list when empty) plus `extra`.
+
+    Lower-cased, a missing leading dot added, duplicates dropped, order kept (matching sorts
+    compound suffixes first anyway).
+    """
+    chosen: list[str] = []
+    for raw in (*(replace or DEFAULT_DELTA_EXTENSIONS), *extra):
+        ext = raw.strip().lower()
+        ext = ext if ext.startswith(".") else f".{ext}"
+        if ext != "." and ext not in chosen:
+            chosen.append(ext)
+    return tuple(chosen)
+
 
 # S3's rules for new buckets: 3-63 chars, lower-case letters, digits, dots and hyphens,
 # starting and ending with a letter or digit, no `..`, not an IP address.

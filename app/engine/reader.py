@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from contextlib import ExitStack
 from pathlib import Path
 
 from app.domain.files import replacing, scratch_file
@@ -19,6 +18,8 @@ from app.domain.hashing import sha256_file
 from app.domain.keys import DELTA_SUFFIX, REFERENCE_NAME, DeltaSpace, validate_bucket, validate_key
 from app.domain.metadata import CODEC_XDELTA3, CODEC_ZSTD, DeltaInfo, StoredKind, original_size, read_field
 from app.engine.codec import DeltaCodec, XDelta3Codec
+from app.engine.expanded import ExpandedReferences
+from app.engine.gzip_form import GzipReads, GzipSettings
 from app.engine.locate import Located, locate
 from app.engine.references import ReferenceProvider
 from app.engine.results import ObjectMeta, StoredAs
@@ -90,12 +91,16 @@ class Reader:
         decoders: Mapping[str, DeltaCodec],
         work_dir: Path | None,
         metrics: Metrics,
+        *,
+        expanded: ExpandedReferences,
+        gzip: GzipSettings,
     ) -> None:
         self._store = store
         self._references = references
         self._decoders = dict(decoders)
         self._work_dir = work_dir
         self._metrics = metrics
+        self._gzip = GzipReads(expanded, gzip, work_dir)
 
     def head(self, bucket: str, key: str) -> ObjectMeta:
         """What `get` would serve, or the error it would raise from the metadata alone."""
@@ -137,19 +142,21 @@ class Reader:
             info = DeltaInfo.parse(found.stored_key, head.metadata)
             space = reference_space(bucket, info.ref_key, found.stored_key)
             decoder = self._decoder(info.codec)
-            with ExitStack() as stack:
-                try:
-                    reference = stack.enter_context(self._references.open(space, info.ref_sha256))
-                except ObjectNotFound:
-                    # The delta exists but its base is gone: data loss, not a missing object.
-                    log.error("%s: reference %s/%s is missing; delta %s cannot be rebuilt",
-                              what, bucket, space.reference_key, found.stored_key)  # fmt: skip
-                    raise IntegrityError(
-                        f"{what}: its reference {space.reference_key!r} is missing; cannot rebuild it"
-                    ) from None
-                began = time.perf_counter()
-                decoder.decode(reference, delta, part)
-                self._metrics.codec_seconds.labels(operation="decode").observe(time.perf_counter() - began)
+            began = time.perf_counter()
+            try:
+                if self._gzip.handles(head.metadata):
+                    self._gzip.rebuild(decoder, space, info, head.metadata, delta=delta, part=part, what=what)
+                elif not self._gzip.rescue(decoder, space, info, delta, part):
+                    with self._references.open(space, info.ref_sha256) as reference:
+                        decoder.decode(reference, delta, part)
+            except ObjectNotFound:
+                # The delta exists but its base is gone: data loss, not a missing object.
+                log.error("%s: reference %s/%s is missing; delta %s cannot be rebuilt",
+                          what, bucket, space.reference_key, found.stored_key)  # fmt: skip
+                raise IntegrityError(
+                    f"{what}: its reference {space.reference_key!r} is missing; cannot rebuild it"
+                ) from None
+            self._metrics.codec_seconds.labels(operation="decode").observe(time.perf_counter() - began)
         verify(part, info.file_sha256, info.file_size, what)
         return head
 

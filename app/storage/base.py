@@ -10,10 +10,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from app.errors import GliderError
+from app.errors import GliderError, InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +149,29 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, bucket: str, key: str) -> None:
         """Delete `key`; deleting a missing key is not an error (S3 semantics)."""
+
+    def delete_many(self, bucket: str, keys: Iterable[str]) -> None:
+        """Delete every key (batches of 1,000 where the store can); missing keys are fine."""
+        for key in keys:
+            self.delete(bucket, key)
+
+    def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
+        """Bytes `start` (inclusive) to `end` (exclusive); fewer when the object ends first."""
+        if not 0 <= start < end:
+            raise InvalidInput(f"invalid byte range {start}-{end}")
+        return self.get_bytes(bucket, key)[start:end]
+
+    def copy(self, bucket: str, source: str, dest: str) -> None:
+        """Server-side copy within `bucket`, metadata and content type included."""
+        head = self.head(bucket, source)
+        data = self.get_bytes(bucket, source)
+        ctype = head.content_type or "application/octet-stream"
+        self.put_bytes(bucket, dest, data, head.metadata, content_type=ctype)
+
+    def abort_incomplete_uploads(
+        self, bucket: str, older_than: timedelta, *, now: datetime | None = None
+    ) -> int:
+        """Abort multipart uploads started more than `older_than` ago; return how many.
+        Stores without multipart uploads have none."""
+        del bucket, older_than, now
+        return 0

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.domain.sizes import MiB
 from tests.conftest import S3Endpoint
 from tests.support.service import running_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-MiB = 1024 * 1024
 SIZE = 192 * MiB
 TOKEN = {"Authorization": "Bearer tok"}
 

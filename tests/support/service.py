@@ -104,6 +104,8 @@ class ServiceProcess:
 
     env: dict[str, str]
     startup_timeout: float = 60.0
+    # True: started as `glider serve` (the production path, with app.api.http_limits installed).
+    cli: bool = False
     port: int = field(init=False, default=0)
     log_path: Path = field(init=False)
     _proc: subprocess.Popen[bytes] | None = field(init=False, default=None)
@@ -128,6 +130,8 @@ class ServiceProcess:
             sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
         ]  # fmt: skip
+        if self.cli:
+            argv = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
                 argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -182,8 +186,10 @@ class ServiceProcess:
 
 
 @contextlib.contextmanager
-def running_service(env: dict[str, str], startup_timeout: float = 60.0) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(env, startup_timeout).start()
+def running_service(
+    env: dict[str, str], startup_timeout: float = 60.0, *, cli: bool = False
+) -> Iterator[ServiceProcess]:
+    service = ServiceProcess(env, startup_timeout, cli).start()
     try:
         yield service
     finally:

@@ -83,6 +83,7 @@ def _leftovers(work_dir: Path) -> list[Path]:
     return [p for p in work_dir.rglob("*") if p.is_file()] if work_dir.exists() else []
 
 
+@pytest.mark.smoke
 def test_upload_download_head_list_delete(client: AppClient, work_dir: Path) -> None:
     first, second = _versions(2)
     assert _upload(client, "rel/app-1.zip", first)["stored_as"] == "reference"
@@ -183,8 +184,8 @@ def test_upload_metrics(client: AppClient) -> None:
     _upload(client, "m/a.zip", first)
     _upload(client, "m/b.zip", second)
     text = client.get("/metrics").text
-    assert 'dg_uploads_total{stored_as="reference"} 1.0' in text
-    assert 'dg_uploads_total{stored_as="delta"} 1.0' in text
+    assert 'dg_uploads_total{reason="none",stored_as="reference"} 1.0' in text
+    assert 'dg_uploads_total{reason="none",stored_as="delta"} 1.0' in text
     assert f'dg_upload_bytes_total{{kind="original"}} {float(len(first) + len(second))}' in text
     assert "dg_upload_ratio_count 2.0" in text
 
