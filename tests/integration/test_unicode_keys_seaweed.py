@@ -1,4 +1,4 @@
-"""Keys S3 metadata cannot carry as-is (non-ASCII, blanks, tabs) on a real SeaweedFS: they
+"""Keys S3 metadata cannot carry as-is (non-ASCII, blanks, `=?`) on a real SeaweedFS: they
 round-trip through upload, HEAD, GET, listing and stats."""
 
 from __future__ import annotations
@@ -17,15 +17,18 @@ from tests.support.engine import make_engine, versions, write
 
 pytestmark = pytest.mark.integration
 
-TEXT_KEYS = ["bad/✓-é.txt", "ünï/ leading blank.txt", "tab/a\tb.txt", "日本/説明書.md", "emoji/🚀=?x?=.txt"]
+TEXT_KEYS = [
+    "bad/✓-é.txt",
+    "ünï/ leading blank.txt",
+    'sym/%41 +?#&*:<>"~.txt',
+    "日本/説明書.md",
+    "emoji/🚀=?x?=.txt",
+]
 ARCHIVE_KEYS = ["ünï/çødé ☃/app-1.zip", "ünï/çødé ☃/app-2.zip"]
 
 
-@pytest.mark.parametrize("store_name", ["s3_store", "lean_store"])
-def test_unicode_keys_round_trip(
-    store_name: str, bucket: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    store: ObjectStore = request.getfixturevalue(store_name)
+def test_unicode_keys_round_trip(s3_store: ObjectStore, bucket: str, tmp_path: Path) -> None:
+    store = s3_store
     engine = make_engine(store, tmp_path)
     blobs = versions(60_000, 2, seed=9)
     bodies = {key: f"body of {key}".encode() for key in TEXT_KEYS}
