@@ -27,6 +27,9 @@ def _split_commas(value: object) -> object:
     return value
 
 
+MIN_TOKEN_LENGTH = 16
+
+
 def parse_tokens(raw: str) -> dict[str, frozenset[str]]:
     """`{"token": ["scope", ...]}` as a mapping; ValueError saying what is wrong (never the token)."""
     try:
@@ -37,6 +40,13 @@ def parse_tokens(raw: str) -> dict[str, frozenset[str]]:
         isinstance(scopes, list) and all(isinstance(s, str) for s in scopes) for scopes in parsed.values()
     ):
         raise ValueError("must be a JSON object mapping each token to a list of scopes")
+    weak = sum(len(token) < MIN_TOKEN_LENGTH for token in parsed)
+    if weak:
+        # A short token can be guessed (401s are answered as fast as the service can).
+        raise ValueError(
+            f"has {weak} token(s) shorter than {MIN_TOKEN_LENGTH} characters: use long random tokens "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     return {str(tok): frozenset(scopes) for tok, scopes in parsed.items()}
 
 
@@ -104,6 +114,9 @@ class S3Settings(_Group):
     connect_timeout_seconds: float = Field(5.0, gt=0, description="Timeout to connect to S3")
     read_timeout_seconds: float = Field(60.0, gt=0, description="Timeout waiting for S3 to answer")
     max_attempts: int = Field(3, ge=1, description="Attempts per S3 request, retries included")
+    list_concurrency: int = Field(
+        8, ge=1, le=64, description="Parallel LIST streams over a big bucket's subtrees (stats)"
+    )
     # Proxies and trusted CAs (the standard variables; the README's credentials section has more).
     https_proxy: str | None = Field(
         None, validation_alias=AliasChoices("DG_S3_HTTPS_PROXY", "HTTPS_PROXY"),

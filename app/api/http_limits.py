@@ -224,8 +224,13 @@ class LimitedH11Protocol(H11Protocol):
         if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
             return
         now = self.loop.time()
-        if self.flow.read_paused:
-            self._last_read = now  # the app has not consumed what arrived: the client is not idle
+        waiting_for_app = self.flow.read_paused or (
+            self.cycle is not None and self.cycle.waiting_for_100_continue
+        )
+        if waiting_for_app:
+            # The app has not consumed what arrived, or has not yet asked for the body the client
+            # holds back until `100 Continue`: the server is the slow side, not the client.
+            self._last_read = now
         idle = now - self._last_read
         if idle < self.limits.body_timeout_seconds:
             self._body_timer = self.loop.call_later(self.limits.body_timeout_seconds - idle, self._body_check)

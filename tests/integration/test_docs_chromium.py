@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def service(seaweed: S3Endpoint) -> Iterator[ServiceProcess]:
     env = seaweed.env() | {
-        "DG_API_TOKENS": json.dumps({"tok-docs-read": ["read"]}),
+        "DG_API_TOKENS": json.dumps({"tok-docs-read-0123456789": ["read"]}),
         "DG_CLEAR_CACHE_INTERVAL": "0",
         "DG_WARM_INTERVAL": "0",
     }

@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from app.engine.results import StoredAs
+from app.errors import InvalidInput
 from app.observability.metrics import Metrics
 from app.services.stats import StatsService
 from app.stats.model import StatsMode
@@ -53,3 +54,12 @@ def test_unicode_keys_round_trip(s3_store: ObjectStore, bucket: str, tmp_path: P
         service.close()
     assert (stats.object_count, stats.delta_objects) == (len(bodies), 2)
     assert stats.total_size == sum(len(body) for body in bodies.values())
+
+
+def test_control_characters_are_refused_before_any_write(
+    s3_store: ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    engine = make_engine(s3_store, tmp_path)
+    with pytest.raises(InvalidInput, match="control character"):
+        engine.put(bucket, "tab/a\tb.txt", write(tmp_path, "f", b"body"))
+    assert list(s3_store.iter_objects(bucket)) == []

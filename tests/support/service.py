@@ -125,7 +125,11 @@ class ServiceProcess:
         self._tmp = tempfile.TemporaryDirectory(prefix="glider-svc-")
         self.log_path = Path(self._tmp.name) / "service.log"
         self.port = free_ports(1)[0]
-        env = {"DG_CACHE_DIR": str(Path(self._tmp.name) / "cache"), "DG_LOG_LEVEL": "INFO"} | self.env
+        env = {
+            "DG_CACHE_DIR": str(Path(self._tmp.name) / "cache"),
+            "DG_WORK_DIR": str(Path(self._tmp.name) / "work"),
+            "DG_LOG_LEVEL": "INFO",
+        } | self.env
         argv = [
             sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",

@@ -19,7 +19,7 @@ from app.settings import AuthSettings, CacheSettings, SchedulerSettings, ServerS
 from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient
 
-TOKENS = {"tok-read": ["read"], "tok-up": ["upload"]}
+TOKENS = {"tok-read-0123456789": ["read"], "tok-up-0123456789": ["upload"]}
 DOCUMENTS = ("/docs", "/redoc", "/openapi.json")
 
 
@@ -85,7 +85,9 @@ def test_closed_docs_need_the_read_scope() -> None:
     with _client(False) as client:
         for path in DOCUMENTS:
             assert client.get(path).status_code == 401, path
-            assert client.get(path, headers={"Authorization": "Bearer tok-up"}).status_code == 403
-            assert client.get(path, headers={"Authorization": "Bearer tok-read"}).status_code == 200
+            assert client.get(path, headers={"Authorization": "Bearer tok-up-0123456789"}).status_code == 403
+            assert (
+                client.get(path, headers={"Authorization": "Bearer tok-read-0123456789"}).status_code == 200
+            )
         # The vendors' static bundles stay open, like the status page's /static/.
         assert client.get("/docs-assets/swagger-ui.css").status_code == 200
