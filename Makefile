@@ -82,7 +82,7 @@ bench-replicas: install
 # The whole suite on every interpreter of PYTHONS found on this machine, each in its own venv.
 test-pythons:
 	@found=0; for py in $(PYTHONS); do \
-	  command -v $$py >/dev/null 2>&1 || { echo "== $$py: not found, skipped"; continue; }; \
+	  ./scripts/find-python.sh $$py >/dev/null || { echo "== $$py: not found, skipped"; continue; }; \
 	  found=1; echo "== $$py"; $(MAKE) --no-print-directory test PY=$$py VENV=.venv-$$py || exit 1; \
 	done; [ $$found = 1 ] || { echo "none of $(PYTHONS) found" >&2; exit 1; }
 
@@ -95,6 +95,12 @@ clean:
 	rm -rf $(VENV) .venv-python3.* .mypy_cache .ruff_cache .pytest_cache .coverage bench/data bench/out
 
 # The container image (podman, else docker); without a registry, on a Debian stand-in base.
-.PHONY: image
+# compose-local: docker-compose.yml on local stand-ins under podman-compose, up, checked, down
+# (also part of `make test`); `scripts/compose-local.sh up` keeps a stack running.
+.PHONY: image compose-local
 image:
 	./scripts/image.sh build
+
+compose-local: $(STAMP)
+	./scripts/system-deps.sh test
+	$(BIN)/pytest -p no:cacheprovider tests/integration/test_image_compose.py tests/integration/test_image.py

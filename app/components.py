@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.caches.base import EvictionListener, EvictionReason, ReferenceCache, ignore_eviction
-from app.caches.encrypted import EncryptedReferenceCache
-from app.caches.filesystem import FilesystemReferenceCache
-from app.caches.keys import parse_encryption_key
 from app.caches.memory import MemoryReferenceCache
 from app.domain.keys import delta_extensions
 from app.domain.sizes import MiB
@@ -24,7 +21,6 @@ from app.engine.engine import DeltaEngine
 from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
 from app.engine.references import ReferenceProvider
-from app.engine.zstd import ZstdPatchCodec
 from app.observability.metrics import Metrics
 from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
 from app.storage.base import ObjectStore
@@ -68,6 +64,7 @@ def s3_options(s3: S3Settings, target: S3Target | None = None) -> S3Options:
         connect_timeout=s3.connect_timeout_seconds,
         read_timeout=s3.read_timeout_seconds,
         max_attempts=s3.max_attempts,
+        list_concurrency=s3.list_concurrency,
         https_proxy=s3.https_proxy,
         http_proxy=s3.http_proxy,
         no_proxy=s3.no_proxy,
@@ -89,6 +86,8 @@ def build_store(
 
 def build_codec(engine: EngineSettings) -> DeltaCodec:
     if engine.codec == "zstd":
+        from app.engine.zstd import ZstdPatchCodec  # noqa: PLC0415 - opt-in codec, imported when chosen
+
         # Opt-in: faster, but deltaglider 6.2.0 cannot read what it writes (marked dg-codec).
         return ZstdPatchCodec(
             memory_budget_bytes=engine.codec_memory_mb * MiB, timeout=engine.codec_timeout_seconds
@@ -128,6 +127,12 @@ def build_reference_cache(
     reusable = cache.backend == "filesystem" and (not cache.encryption or cache.encryption_key is not None)
     if persistent_only and not reusable:
         return MemoryReferenceCache(max_bytes=memory_budget, on_evict=on_evict)
+    # Imported here: one-shot CLI commands mostly take the memory branch above, and
+    # cryptography and filelock cost tens of ms of every command's start-up.
+    from app.caches.encrypted import EncryptedReferenceCache  # noqa: PLC0415
+    from app.caches.filesystem import FilesystemReferenceCache  # noqa: PLC0415
+    from app.caches.keys import parse_encryption_key  # noqa: PLC0415
+
     inner: ReferenceCache
     if cache.backend == "memory":
         inner = MemoryReferenceCache(max_bytes=memory_budget, on_evict=on_evict)

@@ -114,6 +114,9 @@ class S3Settings(_Group):
     connect_timeout_seconds: float = Field(5.0, gt=0, description="Timeout to connect to S3")
     read_timeout_seconds: float = Field(60.0, gt=0, description="Timeout waiting for S3 to answer")
     max_attempts: int = Field(3, ge=1, description="Attempts per S3 request, retries included")
+    list_concurrency: int = Field(
+        8, ge=1, le=64, description="Parallel LIST streams over a big bucket's subtrees (stats)"
+    )
     # Proxies and trusted CAs (the standard variables; the README's credentials section has more).
     https_proxy: str | None = Field(
         None, validation_alias=AliasChoices("DG_S3_HTTPS_PROXY", "HTTPS_PROXY"),

@@ -4,6 +4,8 @@
 #   scripts/image.sh build [TAG]   build the Dockerfile (default tag glider:0.1.0)
 #   scripts/image.sh base          print the base image the build uses, making it first if needed
 #   scripts/image.sh standin       (re)build the Debian stand-in base now
+#   scripts/image.sh standins      build the compose stand-ins (SeaweedFS, Redis, Prometheus) from
+#                                  deploy/compose/*.Containerfile, for docker-compose.local.yml
 #
 # The base: $GLIDER_BASE when set; else the Dockerfile's python:3.11 slim image when it is present
 # or can be pulled; else a stand-in made from Debian packages (debootstrap bookworm + python3,
@@ -106,9 +108,10 @@ PY
   printf '%s\n' "${args[@]}"
 }
 
-build() {
-  local tag="${1:-glider:0.1.0}" from secrets_dir="$scratch/secrets"
-  from="$(base)"
+# build TAG FROM [ARGS...]: the engine's build with the base and the pip secrets.
+engine_build() {
+  local tag="$1" from="$2" secrets_dir="$scratch/secrets"
+  shift 2
   mkdir -p "$secrets_dir"
   local -a secrets
   mapfile -t secrets < <(pip_secrets "$secrets_dir")
@@ -117,12 +120,28 @@ build() {
   # format, not OCI's, keeps the HEALTHCHECK.
   local -a format=()
   [ "$engine" = podman ] && format=(--format docker)
-  "$engine" build "${format[@]}" --network host --build-arg "PYTHON_IMAGE=$from" "${secrets[@]}" -t "$tag" .
+  "$engine" build "${format[@]}" --network host --build-arg "PYTHON_IMAGE=$from" "${secrets[@]}" \
+    -t "$tag" "$@"
+}
+
+build() {
+  engine_build "${1:-glider:0.1.0}" "$(base)" .
+}
+
+# The tags docker-compose.local.yml names; the Containerfiles' own revision is in the tag.
+standins() {
+  local from name
+  from="$(base)"
+  for name in seaweedfs redis prometheus; do
+    engine_build "localhost/glider-standin-$name:r1" "$from" -f "deploy/compose/$name.Containerfile" \
+      deploy/compose
+  done
 }
 
 case "${1:-build}" in
   build) build "${2:-}" ;;
   base) base ;;
   standin) build_standin; echo "$STANDIN" ;;
-  *) echo "usage: $0 build [TAG] | base | standin" >&2; exit 2 ;;
+  standins) standins ;;
+  *) echo "usage: $0 build [TAG] | base | standin | standins" >&2; exit 2 ;;
 esac

@@ -2,7 +2,7 @@
 
 A bad value in any variable stops the command with `glider: <VARIABLE> ... ; e.g. <VARIABLE>=<a
 valid value>` and exit status 2 (InvalidInput): the variable named as the operator set it, what
-is wrong in our words, a value that would work. Secrets are never echoed.
+is wrong in our words, a value that would work. The bad value itself is never echoed.
 """
 
 from __future__ import annotations
@@ -121,8 +121,8 @@ def describe(err: ValidationError) -> str:
             continue
         # The variable the operator set (the first of a field's names that is set wins).
         name = next((n for n in field.names if n in present), field.names[0])
-        shown = "" if field.secret else f"={str(error.get('input', ''))[:60]!r}"
-        lines.append(f"{name}{shown} {_problem(error)}; e.g. {name}={_example(field, name)}")
+        # The value is never echoed: a secret pasted into the wrong variable must not be printed.
+        lines.append(f"{name} {_problem(error)}; e.g. {name}={_example(field, name)}")
     return "\nglider: ".join(lines)
 
 

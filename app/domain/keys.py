@@ -105,7 +105,8 @@ def validate_bucket(name: str) -> str:
 def validate_key(key: str) -> str:
     """Return `key` if it is a safe object key for a logical file, else raise.
 
-    Raises InvalidInput for empty, oversized, NUL-bearing or path-traversing keys, and
+    Raises InvalidInput for empty, oversized, NUL- or control-character-bearing or path-traversing
+    keys, and
     ReservedKey for names the wire format owns: `reference.bin` and `.deltaglider` as *any*
     segment (as a middle segment they would turn into directories on SeaweedFS, after which
     the deltaspace's reference or Glider's own documents can no longer be written), and the
@@ -128,6 +129,10 @@ def validate_key(key: str) -> str:
         raise InvalidInput(f"invalid key {key!r}: empty, '.' or '..' path segment")
     if any(ch in key for ch in "\r\n"):
         raise InvalidInput("invalid key: contains a line break")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+        # S3 clients (object_store among them) refuse control characters in object paths; refuse
+        # them up front with a clear 400 rather than fail inside the store.
+        raise InvalidInput("invalid key: contains a control character (tab, escape, DEL...)")
     if REFERENCE_NAME in segments:
         raise ReservedKey(
             f"key {key!r} is reserved: '{REFERENCE_NAME}' holds a deltaspace's base and cannot be "

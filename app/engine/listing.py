@@ -51,7 +51,11 @@ class Cursor:
 
 
 def encode_token(cursor: Cursor) -> str:
-    raw = json.dumps({"v": _TOKEN_VERSION, "t": cursor.store_token, "a": cursor.after}, separators=(",", ":"))
+    raw = json.dumps(
+        {"v": _TOKEN_VERSION, "t": cursor.store_token, "a": cursor.after},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )  # raw UTF-8: a 1,024-byte key costs ~1,400 token characters, not up to 2,700
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 

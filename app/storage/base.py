@@ -1,8 +1,10 @@
 """The ObjectStore interface: everything Glider needs from S3, and nothing botocore-shaped.
 
-Implementations translate their library's failures into `app.errors`:
-BucketNotFound / ObjectNotFound, AlreadyExists (lost If-None-Match), AccessDenied,
-StorageUnavailable (unreachable, 5xx, timeouts). Every method is thread-safe.
+Implementations translate their library's failures into `app.errors` (for S3: one table in
+`app.storage.s3_errors`): BucketNotFound / ObjectNotFound, AlreadyExists (lost If-None-Match),
+PreconditionFailed, Conflict, AccessDenied, InvalidInput (what S3 cannot store), and
+StorageUnavailable (unreachable, 5xx) with its kinds Throttled and StorageTimeout, the only
+retryable ones. Every method is thread-safe.
 """
 
 from __future__ import annotations
@@ -86,6 +88,17 @@ class ObjectStore(abc.ABC):
         while True:
             page = self.list_page(bucket, prefix, continuation_token=token)
             yield from page.objects
+            if page.next_token is None:
+                return
+            token = page.next_token
+
+    def list_pages(self, bucket: str) -> Iterator[tuple[ObjectInfo, ...]]:
+        """The whole bucket, page by page, in an order that is the same on every call for the same
+        contents (the stats fingerprint relies on it); stores may list parts of it in parallel."""
+        token: str | None = None
+        while True:
+            page = self.list_page(bucket, continuation_token=token)
+            yield page.objects
             if page.next_token is None:
                 return
             token = page.next_token

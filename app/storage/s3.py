@@ -21,37 +21,21 @@ from obstore.exceptions import NotModifiedError
 
 from app.domain.keys import validate_bucket
 from app.domain.sizes import MiB
-from app.errors import GliderError, IntegrityError, InvalidInput, ObjectNotFound
+from app.errors import GliderError, InvalidInput, ObjectNotFound
 from app.storage.base import HeadResult, ListPage, ObjectHead, ObjectInfo, ObjectStore
 from app.storage.s3_admin import BotoAdmin
 from app.storage.s3_buckets import BucketClients
 from app.storage.s3_config import S3Options
-from app.storage.s3_errors import translate_obstore
-from app.storage.s3_listing import PAGE, delimited_page, flat_page, iter_infos
+from app.storage.s3_errors import check_metadata, translate_obstore, truncated
+from app.storage.s3_listing import PAGE, delimited_page, flat_page, iter_infos, to_head
+from app.storage.s3_parallel import bucket_pages
 
 if TYPE_CHECKING:
-    from obstore import Attributes, ObjectMeta
+    from obstore import Attributes
 
 __all__ = ["MiB", "S3ObjectStore", "S3Options"]
 
 _CHUNK = 1 * MiB
-# Attributes obstore reports beside user metadata (everything else is x-amz-meta-*).
-_STANDARD = frozenset(
-    {"content-type", "content-disposition", "content-encoding", "content-language", "cache-control",
-     "storage-class"}
-)  # fmt: skip
-
-
-def _head(key: str, meta: ObjectMeta, attributes: Attributes) -> ObjectHead:
-    lowered = {name.lower(): value for name, value in attributes.items()}
-    return ObjectHead(
-        key=key,
-        size=meta["size"],
-        etag=(meta["e_tag"] or "").strip('"'),
-        last_modified=meta["last_modified"],
-        metadata={k: v for k, v in lowered.items() if k not in _STANDARD},
-        content_type=lowered.get("content-type"),
-    )
 
 
 class S3ObjectStore(ObjectStore):
@@ -103,7 +87,7 @@ class S3ObjectStore(ObjectStore):
 
     def head(self, bucket: str, key: str) -> ObjectHead:
         result = self._call("head", bucket, key, lambda s: obstore.get(s, key, options={"head": True}))
-        return _head(key, result.meta, result.attributes)
+        return to_head(key, result.meta, result.attributes)
 
     def head_many(self, bucket: str, keys: Iterable[str], concurrency: int = 32) -> Iterator[HeadResult]:
         """HEAD on a bounded pool (at most 2 x workers queued), yielding in completion order."""
@@ -155,6 +139,19 @@ class S3ObjectStore(ObjectStore):
         except Exception as err:  # as in _call
             raise translate_obstore(err, endpoint=self.endpoint, bucket=bucket) from err
 
+    def list_pages(self, bucket: str) -> Iterator[tuple[ObjectInfo, ...]]:
+        """See `s3_parallel.bucket_pages` (`list_concurrency` streams over a big bucket)."""
+
+        def translate(err: Exception) -> Exception:
+            if isinstance(err, GliderError):
+                return err
+            return translate_obstore(err, endpoint=self.endpoint, bucket=bucket)
+
+        count = self._buckets.count
+        yield from bucket_pages(
+            self._store(bucket), self.options.list_concurrency, translate, lambda: count("list")
+        )
+
     def get_to_file(
         self, bucket: str, key: str, dest: Path, *, if_none_match: str | None = None
     ) -> ObjectHead | None:
@@ -165,7 +162,7 @@ class S3ObjectStore(ObjectStore):
             if isinstance(err.__cause__, NotModifiedError):
                 return None
             raise
-        head = _head(key, result.meta, result.attributes)
+        head = to_head(key, result.meta, result.attributes)
         received = 0
         try:
             with dest.open("wb") as out:
@@ -175,9 +172,9 @@ class S3ObjectStore(ObjectStore):
         except OSError:
             raise  # our own disk
         except Exception as err:  # the body stopped coming: reset, timeout, cut short
-            raise _truncated(bucket, key, received, head.size) from err
+            raise truncated(bucket, key, received, head.size) from err
         if received != head.size:
-            raise _truncated(bucket, key, received, head.size)
+            raise truncated(bucket, key, received, head.size)
         return head
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
@@ -186,9 +183,9 @@ class S3ObjectStore(ObjectStore):
         try:
             data = bytes(result.bytes())
         except Exception as err:  # the body stopped coming: reset, timeout, cut short
-            raise _truncated(bucket, key, 0, size) from err
+            raise truncated(bucket, key, 0, size) from err
         if len(data) != size:
-            raise _truncated(bucket, key, len(data), size)
+            raise truncated(bucket, key, len(data), size)
         return data
 
     def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
@@ -222,6 +219,7 @@ class S3ObjectStore(ObjectStore):
         if_none_match: bool = False,
         content_type: str = "application/octet-stream",
     ) -> str:
+        check_metadata(metadata, content_type)
         if path.stat().st_size < self.options.multipart_threshold_bytes:
             return self._put_single(bucket, key, path, metadata, if_none_match, content_type)
         if if_none_match:
@@ -247,6 +245,7 @@ class S3ObjectStore(ObjectStore):
         if_none_match: bool,
         content_type: str,
     ) -> str:
+        check_metadata(metadata, content_type)
         attributes: Attributes = {**metadata, "Content-Type": content_type}
         mode: Literal["create", "overwrite"] = "create" if if_none_match else "overwrite"
         result = self._call(
@@ -279,9 +278,3 @@ class S3ObjectStore(ObjectStore):
             except ObjectNotFound:
                 continue  # completed or aborted meanwhile
         return len(stale)
-
-
-def _truncated(bucket: str, key: str, received: int, size: int) -> IntegrityError:
-    return IntegrityError(
-        f"truncated download of object '{key}' in bucket '{bucket}': {received} of {size} bytes"
-    )

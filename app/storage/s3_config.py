@@ -45,6 +45,7 @@ class S3Options:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     max_attempts: int = 3
+    list_concurrency: int = 8
     https_proxy: str | None = None
     http_proxy: str | None = None
     no_proxy: str | None = None

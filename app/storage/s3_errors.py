@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from app.errors import (
@@ -33,6 +33,7 @@ from app.errors import (
     BucketNotFound,
     Conflict,
     GliderError,
+    IntegrityError,
     InvalidInput,
     ObjectNotFound,
     PreconditionFailed,
@@ -107,6 +108,20 @@ def classify(facts: Facts, *, endpoint: str, bucket: str, key: str | None = None
     return StorageUnavailable(f"S3 endpoint {endpoint} failed on {where}: {code or 'HTTP'} {status}")
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def check_metadata(metadata: Mapping[str, str], content_type: str) -> None:
+    """Refuse what S3 cannot carry in headers (InvalidInput) before the client sees it: obstore
+    panics on a control character and refuses anything beyond ASCII (encode such values first)."""
+    for name, value in {**metadata, "content-type": content_type}.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise InvalidInput(f"metadata name {name!r} cannot be stored in S3 (letters, digits, '-' only)")
+        if not _HEADER_VALUE.fullmatch(value):
+            raise InvalidInput(f"metadata {name!r} cannot be stored in S3: printable ASCII only")
+
+
 def is_retryable(err: GliderError) -> bool:
     """Worth trying again later: the server was unreachable, slow, throttling or failing."""
     return isinstance(err, StorageUnavailable)
@@ -134,6 +149,8 @@ def translate_obstore(
         facts = Facts(403, facts.code)
     elif isinstance(err, FileNotFoundError) and facts.status == 0:
         facts = Facts(404, facts.code)
+    elif "InvalidMetadata" in text:
+        return InvalidInput(f"metadata of {key!r} cannot be stored in S3: printable ASCII only")
     elif isinstance(err, InvalidPathError) or (isinstance(err, ValueError) and "path" in text.lower()):
         return InvalidInput(f"key {key!r} cannot be stored: empty, '.' or '..' path segments")
     return classify(facts, endpoint=endpoint, bucket=bucket, key=key)
@@ -173,3 +190,9 @@ def translating_botocore(
         yield
     except (ClientError, BotoCoreError) as err:
         raise translate_botocore(err, endpoint=endpoint, bucket=bucket, key=key, creating=creating) from err
+
+
+def truncated(bucket: str, key: str, received: int, size: int) -> IntegrityError:
+    return IntegrityError(
+        f"truncated download of object '{key}' in bucket '{bucket}': {received} of {size} bytes"
+    )

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import obstore
 
 from app.errors import InvalidInput
-from app.storage.base import ListPage, ObjectInfo
+from app.storage.base import ListPage, ObjectHead, ObjectInfo
 
 if TYPE_CHECKING:
-    from obstore import ObjectMeta
+    from obstore import Attributes, ObjectMeta
     from obstore.store import S3Store
 
 PAGE = 1000
@@ -117,3 +117,22 @@ def delimited_page(store: S3Store, prefix: str, token: str | None, max_keys: int
     objects = tuple(info for _, info in window if info is not None)
     prefixes = tuple(name for name, info in window if info is None)
     return ListPage(objects, prefixes, token_out)
+
+
+# Attributes obstore reports beside user metadata (everything else is x-amz-meta-*).
+_STANDARD = frozenset(
+    {"content-type", "content-disposition", "content-encoding", "content-language", "cache-control",
+     "storage-class"}
+)  # fmt: skip
+
+
+def to_head(key: str, meta: ObjectMeta, attributes: Attributes) -> ObjectHead:
+    lowered = {name.lower(): value for name, value in attributes.items()}
+    return ObjectHead(
+        key=key,
+        size=meta["size"],
+        etag=(meta["e_tag"] or "").strip('"'),
+        last_modified=meta["last_modified"],
+        metadata={k: v for k, v in lowered.items() if k not in _STANDARD},
+        content_type=lowered.get("content-type"),
+    )

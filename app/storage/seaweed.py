@@ -119,6 +119,7 @@ class SeaweedServer:
                 f"SeaweedFS data directory {self.data_dir} is in use by SeaweedFS pid {busy.pid} "
                 f"(started by pid {busy.owner})"
             )
+        find_weed()  # a missing binary fails here, in the caller's thread
         self._ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
         self.endpoint_url = f"http://{LOOPBACK}:{self._ports['s3.port']}"
         self._log_path = self.data_dir / "weed.log"
@@ -168,6 +169,16 @@ class SeaweedServer:
             return self._proc
 
     def _supervise(self) -> None:
+        try:
+            self._keep_running()
+        except Exception as err:  # the supervisor's edge: logged once, and start() must not hang
+            log.exception("SeaweedFS supervision failed")
+            if not self._started.is_set():
+                self._start_error = StorageUnavailable(f"SeaweedFS could not be started: {err}")
+        finally:
+            self._started.set()
+
+    def _keep_running(self) -> None:
         failures = 0
         while not self._stopping.is_set():
             began = time.monotonic()
@@ -203,13 +214,11 @@ class SeaweedServer:
                         delay, failures, self.max_restarts)  # fmt: skip
             if self._stopping.wait(delay):
                 break
-        self._started.set()
 
     def _give_up(self, failures: int, code: int) -> None:
-        self.gave_up = (
-            f"embedded SeaweedFS exited {failures} times in a row (last exit code {code}); "
-            f"gave up, see {self._log_path}"
-        )
+        times = "1 time" if failures == 1 else f"{failures} times"
+        last = f"last exit code {code}"
+        self.gave_up = f"embedded SeaweedFS exited {times} in a row ({last}); gave up, see {self._log_path}"
         log.error("%s", self.gave_up)
         if self.on_give_up is not None:
             self.on_give_up(self.gave_up)

@@ -572,3 +572,27 @@ def test_s3_body_cut_short_is_integrity_error(short_body_endpoint: str, tmp_path
             store.get_bytes("bkt", "k")
     finally:
         store.close()
+
+
+def test_list_pages_whole_bucket_same_order_each_time(any_store: Store) -> None:
+    store, bucket = any_store
+    keys = [f"r/app-{s}/v{i}.zip.delta" for s in range(3) for i in range(4)] + [
+        "r/app-0/reference.bin",
+        "top",
+    ]
+    for key in keys:
+        store.put_bytes(bucket, key, b"x")
+    first = [o.key for page in store.list_pages(bucket) for o in page]
+    assert sorted(first) == sorted(keys)
+    assert [o.key for page in store.list_pages(bucket) for o in page] == first
+
+
+@pytest.mark.parametrize("value", ["line\nbreak", "caf\u00e9", "nul\x00"])
+def test_s3_metadata_s3_cannot_carry_is_refused_cleanly(
+    s3_store: S3ObjectStore, bucket: str, value: str
+) -> None:
+    """Refused before sending (the client would panic on a control character), nothing written."""
+    with pytest.raises(InvalidInput, match="'dg-note'"):
+        s3_store.put_bytes(bucket, "meta", b"x", {"dg-note": value})
+    with pytest.raises(ObjectNotFound):
+        s3_store.head(bucket, "meta")

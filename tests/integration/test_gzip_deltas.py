@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from app.caches.encrypted import EncryptedReferenceCache
+from app.caches.filesystem import FilesystemReferenceCache
 from app.engine.engine import DeltaEngine
 from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
@@ -272,3 +274,23 @@ def test_stats_count_the_bucket_bytes_over_mixed_forms(
     assert stats.total_size == sum(map(len, uploads.values()))
     assert stats.object_count == len(uploads)
     assert stats.delta_objects == sum(k is not StoredAs.DIRECT for k in kinds)  # zero-diffs included
+
+
+def test_the_decompressed_reference_lives_only_in_the_encrypted_local_cache(
+    s3_store: S3ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "cache"
+    cache = EncryptedReferenceCache(FilesystemReferenceCache(root, 1 << 30), work_dir=tmp_path / "work")
+    engine = make_engine(s3_store, tmp_path / "work", cache=cache, gzip=GZIP_ON)
+    tars = tar_versions(2, seed=13)
+    blobs = [zlib_gzip(t, level=6) for t in tars]
+    for n, blob in enumerate(blobs):
+        engine.put(bucket, f"c/p-{n}.tgz", write(tmp_path, "up.tgz", blob))
+    in_bucket = {o.key: o.size for o in s3_store.iter_objects(bucket)}
+    assert in_bucket["c/reference.bin"] == len(blobs[0])  # never the decompressed tar
+    entries = [p for p in root.rglob("*") if p.is_file()]
+    assert len(entries) >= 2  # the compressed reference and its content
+    marker = tars[0][512:4096]  # plaintext tar bytes must appear in no cache file
+    assert all(marker not in p.read_bytes() for p in entries)
+    engine.get(bucket, "c/p-1.tgz", tmp_path / "out")  # served from the cached content
+    assert (tmp_path / "out").read_bytes() == blobs[1]

@@ -16,15 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import S3Endpoint
-from tests.support.image import (
-    BuiltImage,
-    Container,
-    build_image,
-    cannot_run_containers,
-    json_lines,
-    podman,
-    running,
-)
+from tests.support.image import BuiltImage, Container, image_under_test, json_lines, podman, running
 from tests.support.redis_server import RedisServer
 from tests.support.service import metric
 
@@ -39,21 +31,7 @@ SIZE_BUDGET = 300 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def image(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
-    reason = cannot_run_containers()
-    if reason is not None:
-        pytest.skip(reason)
-    built = build_image(tmp_path_factory.mktemp("image") / "build.log")
-    # Reported in the test output whatever the capture mode (what capsys.disabled() does).
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if capture is not None and reporter is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.ensure_newline()
-            reporter.write_line(
-                f"glider image {built.tag}: {built.size_bytes / 1e6:.0f} MB on {built.base}, "
-                f"built in {built.seconds:.1f} s"
-            )
-    return built
+    return image_under_test(request, tmp_path_factory)
 
 
 @pytest.fixture

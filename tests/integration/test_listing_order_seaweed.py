@@ -43,3 +43,25 @@ def test_every_page_size_lists_every_key(s3_store: S3ObjectStore, bucket: str, t
                 break
         assert sorted(got) == expected, max_keys
         assert len(got) == len(expected)
+
+
+def test_tokens_stay_within_the_api_limit_for_the_longest_keys(
+    s3_store: S3ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    """The token carries the store's token and the last key read: both can be ~1 KB of UTF-8."""
+    engine = make_engine(s3_store, tmp_path)
+    folder = "/".join(["日本語" * 28] * 4)  # 4 segments of 252 bytes
+    keys = [f"{folder}/{'é' * 3}{i}.txt" for i in range(3)]
+    for key in keys:
+        assert len(key.encode()) <= 1024
+        engine.put(bucket, key, write(tmp_path, "f", b"x"))
+    got: list[str] = []
+    token = None
+    while True:
+        page = engine.list(bucket, continuation_token=token, max_keys=1)
+        got.extend(o.key for o in page.objects)
+        token = page.next_token
+        if token is None:
+            break
+        assert len(token) <= 4096, len(token)  # the HTTP API's limit on `continuation_token`
+    assert sorted(got) == sorted(keys)

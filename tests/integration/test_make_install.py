@@ -6,6 +6,7 @@ Real `make`, real venvs, real pip (from the machine's configured indexes and whe
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -20,9 +21,11 @@ TEST_TOOLS = ("pytest", "mypy", "ruff", "schemathesis", "deltaglider", "hypothes
 
 
 def make(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    # Not the variables of a `make test PY=...` this suite may run under: only ours count.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PY", "VENV")}
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(REPO), *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True, text=True, timeout=timeout, check=False, env=env,
     )  # fmt: skip
 
 

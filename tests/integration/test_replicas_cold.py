@@ -52,8 +52,8 @@ def redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def cold(big: WireBucket, lean_store: ObjectStore) -> WireBucket:
-    coldify(lean_store, big.bucket)
+def cold(big: WireBucket, s3_store: ObjectStore) -> WireBucket:
+    coldify(s3_store, big.bucket)
     return big
 
 

@@ -44,7 +44,6 @@ CASES = [
 ]
 
 
-@pytest.mark.smoke
 @pytest.mark.parametrize(("variable", "value", "problem", "example"), CASES)
 def test_serve_names_the_variable_in_one_line(
     tmp_path: Path, variable: str, value: str, problem: str, example: str
@@ -59,9 +58,12 @@ def test_serve_names_the_variable_in_one_line(
     assert problem in line
     assert example in line
     assert SECRET not in line
+    if not variable.endswith("_FILE"):  # a file's name is said; values never are
+        assert value not in line
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("argv", "variable", "value"),
     [
@@ -77,5 +79,6 @@ def test_cli_commands_name_the_variable_in_one_line(
     done = run(argv, {variable: value}, tmp_path)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.splitlines()
-    assert line.startswith(f"glider: {variable}={value!r} "), line
+    assert line.startswith(f"glider: {variable} "), line
     assert f"; e.g. {variable}=" in line
+    assert value not in line

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.storage.seaweed import free_ports
 from tests.support.service import wait_until
@@ -92,6 +93,25 @@ def build_image(log: Path, tag: str = TAG) -> BuiltImage:
     assert said, "image.sh did not say which base it used"
     base = said[-1].split(" from ", 1)[1].rsplit(" with ", 1)[0]
     return BuiltImage(tag, base, seconds, size)
+
+
+def image_under_test(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
+    """For a module fixture: skip when podman cannot run containers, else build (layers cached) and
+    print the image's size and build time in the test output, whatever the capture mode."""
+    reason = cannot_run_containers()
+    if reason is not None:
+        pytest.skip(reason)
+    built = build_image(tmp_path_factory.mktemp("image") / "build.log")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if capture is not None and reporter is not None:
+        with capture.global_and_fixture_disabled():  # what capsys.disabled() does
+            reporter.ensure_newline()
+            reporter.write_line(
+                f"glider image {built.tag}: {built.size_bytes / 1e6:.0f} MB on {built.base}, "
+                f"built in {built.seconds:.1f} s"
+            )
+    return built
 
 
 @dataclass

@@ -109,9 +109,9 @@ def test_abort_uploads_job_covers_the_known_buckets(tmp_path: Path) -> None:
     assert job.func(*job.args) is True
     assert store.asked == [("artifacts", timedelta(hours=12)), ("warm-me", timedelta(hours=12))]
     runs = services.metrics.registry.get_sample_value
-    assert runs("dg_job_runs_total", {"job": ABORT_UPLOADS, "status": "success"}) == 1
+    assert runs("dg_job_runs_total", {"task": ABORT_UPLOADS, "status": "success"}) == 1
     assert not abort_uploads_turn(services, ("warm-me",), timedelta(hours=1))  # lease held this hour
-    assert runs("dg_job_runs_total", {"job": ABORT_UPLOADS, "status": "skipped"}) == 1
+    assert runs("dg_job_runs_total", {"task": ABORT_UPLOADS, "status": "skipped"}) == 1
     gone = ("gone-bucket",)
     assert not run_job(services, ABORT_UPLOADS, lambda: abort_uploads_job(services, gone, timedelta(hours=1)))
-    assert runs("dg_job_runs_total", {"job": ABORT_UPLOADS, "status": "failure"}) == 1
+    assert runs("dg_job_runs_total", {"task": ABORT_UPLOADS, "status": "failure"}) == 1
