@@ -27,14 +27,16 @@ from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient, metric
 
 BUCKET = "metrics-bucket"
-HEADERS = {"Authorization": "Bearer tok"}
+HEADERS = {"Authorization": "Bearer tok-0123456789abcdef"}
 REFERENCE_BYTES = 400 * 1024  # four of these cannot share a 1 MiB cache
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[AppClient]:
     settings = Settings(
-        auth=AuthSettings(tokens=SecretStr(json.dumps({"tok": ["read", "upload", "admin"]}))),
+        auth=AuthSettings(
+            tokens=SecretStr(json.dumps({"tok-0123456789abcdef": ["read", "upload", "admin"]}))
+        ),
         cache=CacheSettings(backend="memory", memory_size_mb=1),
         engine=EngineSettings(work_dir=tmp_path / "work"),
         scheduler=SchedulerSettings(clear_cache_interval=0, warm_interval=0),
