@@ -120,6 +120,10 @@ def _sample(row: Row, current: object) -> str:
         return "/srv/glider-sample"
     if row.type == "secret":
         return json.dumps({"sample": ["read"]}) if "TOKENS" in row.names[0] else "sample-secret"
+    if row.names[0].endswith("_URL"):
+        return "http://sample.example:9000"
+    if row.names[0] == "DG_LOG_LEVEL":
+        return "DEBUG" if current != "DEBUG" else "WARNING"
     return "sample-value"
 
 
