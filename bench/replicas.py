@@ -21,11 +21,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from app.storage.lean import LeanS3
-from app.storage.lean_store import LeanObjectStore
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
-from app.storage.sigv4 import Credentials
 from bench.fragment import MIN_REPEATS, Run, spread, write_fragment
 from tests.conftest import S3Endpoint
 from tests.support.redis_server import RedisServer
@@ -162,8 +159,7 @@ def main() -> None:
         endpoint = S3Endpoint(weed.endpoint_url, weed.access_key, weed.secret_key)
         s3 = S3ObjectStore(weed.endpoint_url, "us-east-1", weed.access_key, weed.secret_key)
         s3.create_bucket(BUCKET)
-        lean = LeanS3(weed.endpoint_url, "us-east-1", Credentials(weed.access_key, weed.secret_key))
-        wire = big_wire_bucket(LeanObjectStore(lean, fallback=lambda: s3), BUCKET, DELTAS, spaces=10)
+        wire = big_wire_bucket(s3, BUCKET, DELTAS, spaces=10)
         objects = len(wire.objects)
         for rep in range(args.repeats):
             for name, fresh, shared in configurations:  # interleaved, so drift hits all alike
@@ -172,7 +168,6 @@ def main() -> None:
                 runs[name].append(row)
                 summary = f"{len(row.latencies)} requests, p50 {row.pct(0.5):.1f} ms, LISTs {row.lists:.0f}"
                 print(f"repeat {rep + 1}: {row.name}: {summary}", file=sys.stderr)
-        lean.close()
         s3.close()
     body = render(runs, objects, args.seconds, args.repeats)
     path = write_fragment("replicas", "## Replicas", conditions, body)

@@ -35,7 +35,7 @@ from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer, free_ports
 from bench.fragment import MIN_REPEATS, Run, spread, write_fragment
 
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 

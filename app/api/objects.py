@@ -34,11 +34,12 @@ _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "
 
 def _headers(meta: ObjectMeta) -> dict[str, str]:
     headers = {
-        "Content-Length": str(meta.size),
         "ETag": strong_etag(meta.etag),
         "Last-Modified": format_datetime(meta.last_modified.astimezone(UTC), usegmt=True),
         "X-Glider-Stored-As": meta.stored_as.value,
     }
+    if meta.size is not None:  # HEAD and GET always know it; only listing entries may not
+        headers["Content-Length"] = str(meta.size)
     if meta.sha256:
         headers["X-Content-SHA256"] = meta.sha256
     return headers

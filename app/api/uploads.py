@@ -107,5 +107,7 @@ async def upload_object(
             "stored_size": result.stored_size,
             "reference_size": result.reference_size,
             "sha256": result.sha256,
+            "reason": result.reason.value if result.reason is not None else None,
+            "form": result.form.value,
         }
     )

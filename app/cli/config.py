@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from app.cli.config_table import END_MARKER, START_MARKER, render_table, replace_section
 from app.cli.config_vars import config_vars, format_value
-from app.errors import InvalidInput
 from app.settings import Settings
 
 MASK = "********"
@@ -68,12 +67,10 @@ def effective_values(
 
 
 def load_settings() -> Settings:
-    """Settings from the environment; a bad value is InvalidInput naming it (never echoing it)."""
-    try:
-        return Settings()
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise InvalidInput(f"invalid configuration: {problems}") from None
+    """Settings from the environment; a bad value is InvalidInput naming it (never echoing secrets)."""
+    from app.cli.settings import load_settings as load  # noqa: PLC0415 - one rule for every command
+
+    return load()
 
 
 @click.group("config")

@@ -71,7 +71,12 @@ class Metrics:
             "dg_reference_fetches", "reference.bin downloads from S3", registry=r
         )
         # Uploads and downloads
-        self.uploads = Counter("dg_uploads", "Uploads by how they were stored", ["stored_as"], registry=r)
+        self.uploads = Counter(
+            "dg_uploads",
+            "Uploads by how they were stored and, for direct ones, why (reason: none otherwise)",
+            ["stored_as", "reason"],
+            registry=r,
+        )
         self.upload_bytes = Counter(
             "dg_upload_bytes", "Upload bytes, original and stored", ["kind"], registry=r
         )

@@ -7,7 +7,8 @@ Definitions (the wire format's, see docs/WIRE_FORMAT.md "Stats cache documents")
   is `dg-file-size` from its metadata (known only after a HEAD, or from stored facts).
 - `compressed_size`: stored bytes of deltas, direct objects and every `reference.bin`.
 - `space_saved` = max(0, total_size - compressed_size); `average_compression_ratio` =
-  space_saved / total_size, in [0, 1] (0 when total_size is 0).
+  space_saved / total_size, in [0, 1] (0 when total_size is 0): despite its name (DeltaGlider's,
+  kept for the wire format) it is the savings fraction, 0.9 meaning a tenth of the bytes stored.
 
 A delta whose original is unknown is *estimated* (see `estimate_unknown`), and the result is then
 marked inexact. DeltaGlider counts such deltas as 0 original bytes, which makes quick-mode ratios

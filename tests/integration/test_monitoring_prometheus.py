@@ -41,7 +41,7 @@ from tests.support.service import ServiceProcess, metric, wait_until
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "tok-monitoring"  # a throwaway token for a loopback-only test server
+TOKEN = "tok-monitoring-0123456789"  # a throwaway token for a loopback-only test server
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WINDOW = "1m"  # what the test substitutes for Grafana's $__rate_interval
 # Dashboard queries that count failures a healthy run does not produce: their series appear only

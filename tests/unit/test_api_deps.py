@@ -29,7 +29,7 @@ from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient
 
 BUCKET = "deps-bucket"
-HEADERS = {"Authorization": "Bearer tok"}
+HEADERS = {"Authorization": "Bearer tok-0123456789abcdef"}
 
 
 class FixedStats:
@@ -54,7 +54,9 @@ class NotReady:
 @pytest.fixture
 def app_client(tmp_path: Path) -> Iterator[AppClient]:
     settings = Settings(
-        auth=AuthSettings(tokens=SecretStr(json.dumps({"tok": ["read", "upload", "admin"]}))),
+        auth=AuthSettings(
+            tokens=SecretStr(json.dumps({"tok-0123456789abcdef": ["read", "upload", "admin"]}))
+        ),
         cache=CacheSettings(backend="memory", memory_size_mb=8),
         engine=EngineSettings(work_dir=tmp_path / "work"),
         scheduler=SchedulerSettings(clear_cache_interval=0, warm_interval=0),

@@ -30,13 +30,13 @@ from app.engine.codec import XDelta3Codec
 from app.main import create_app
 from app.observability.logging import configure_logging
 from app.observability.metrics import Metrics
-from app.scheduler import CLEAR_CACHE, WARM_STATS, build_scheduler
+from app.scheduler import ABORT_UPLOADS, CLEAR_CACHE, WARM_STATS, build_scheduler
 from app.settings import Settings
 from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-TOKEN = "tok-effects"
+TOKEN = "tok-effects-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -74,6 +74,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     monkeypatch.setenv("DG_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("DG_CLEAR_CACHE_INTERVAL", "0")
     monkeypatch.setenv("DG_WARM_INTERVAL", "0")
+    monkeypatch.setenv("DG_ABORT_UPLOADS_AFTER_HOURS", "0")
     return monkeypatch
 
 
@@ -92,7 +93,8 @@ def test_the_readme_table_lists_every_setting_and_only_real_ones() -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.names[0] for row in ROWS])
 def test_documented_default_is_the_default(env: pytest.MonkeyPatch, row: Row) -> None:
-    for name in ("DG_CACHE_DIR", "DG_WORK_DIR", "DG_CLEAR_CACHE_INTERVAL", "DG_WARM_INTERVAL"):
+    unset = ("DG_CACHE_DIR", "DG_WORK_DIR", "DG_CLEAR_CACHE_INTERVAL", "DG_WARM_INTERVAL")
+    for name in (*unset, "DG_ABORT_UPLOADS_AFTER_HOURS"):
         env.delenv(name)
     value = field_value(Settings(), row.names[0])
     if row.default == "unset":
@@ -115,16 +117,20 @@ def _sample(row: Row, current: object) -> str:
     if row.type.startswith("number"):
         return "0.25" if "≤ 1" in row.type else "7.5"
     if row.type.startswith("comma-separated"):
-        return "alpha,beta"
+        return "quick,detailed" if row.names[0] == "DG_WARM_MODES" else "alpha,beta"
     if row.type == "path":
         return "/srv/glider-sample"
     if row.type == "secret":
-        return json.dumps({"sample": ["read"]}) if "TOKENS" in row.names[0] else "sample-secret"
-    if row.names[0].endswith("_URL"):
-        return "http://sample.example:9000"
-    if row.names[0] == "DG_LOG_LEVEL":
-        return "DEBUG" if current != "DEBUG" else "WARNING"
-    return "sample-value"
+        return (
+            json.dumps({"sample-token-0123456789": ["read"]}) if "TOKENS" in row.names[0] else "sample-secret"
+        )
+    # Values Settings validates: a valid sample of each.
+    validated = {
+        "DG_S3_ENDPOINT_URL": "http://sample.example:9000",
+        "DG_ASSET_SERVER_URL": "http://sample.example:8080",
+        "DG_LOG_LEVEL": "DEBUG",
+    }
+    return validated.get(row.names[0], "sample-value")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -177,13 +183,13 @@ def test_dg_api_tokens_file_is_read_and_the_variable_wins(
     serve: Callable[..., AppClient], tmp_path: Path
 ) -> None:
     tokens = tmp_path / "tokens.json"
-    tokens.write_text(json.dumps({"from-file": ["read"]}), encoding="utf-8")
+    tokens.write_text(json.dumps({"from-file-0123456789": ["read"]}), encoding="utf-8")
     client = serve(DG_API_TOKENS_FILE=str(tokens))
-    assert client.get("/status", headers={"Authorization": "Bearer from-file"}).status_code == 200
+    assert client.get("/status", headers={"Authorization": "Bearer from-file-0123456789"}).status_code == 200
     assert client.get("/status", headers=BEARER).status_code == 401
     both = serve(DG_API_TOKENS=TOKENS)  # the file is still set: "DG_API_TOKENS wins"
     assert both.get("/status", headers=BEARER).status_code == 200
-    assert both.get("/status", headers={"Authorization": "Bearer from-file"}).status_code == 401
+    assert both.get("/status", headers={"Authorization": "Bearer from-file-0123456789"}).status_code == 401
 
 
 def test_dg_auth_enabled_false_needs_no_token(serve: Callable[..., AppClient]) -> None:
@@ -289,13 +295,14 @@ def test_scheduler_settings_choose_the_jobs(env: pytest.MonkeyPatch, tmp_path: P
     env.setenv("DG_WARM_INTERVAL", "30")
     env.setenv("DG_WARM_BUCKETS", "nightly")
     env.setenv("DG_MISFIRE_GRACE_SECONDS", "7")
+    env.setenv("DG_ABORT_UPLOADS_AFTER_HOURS", "12")
     scheduler = build_scheduler(Settings().scheduler, services)
     scheduler.start(paused=True)  # job defaults (the grace time) apply once it starts
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert set(jobs) == {CLEAR_CACHE, WARM_STATS}
+    assert set(jobs) == {CLEAR_CACHE, WARM_STATS, ABORT_UPLOADS}
     assert jobs[CLEAR_CACHE].trigger.interval.total_seconds() == 60
     assert jobs[WARM_STATS].trigger.interval.total_seconds() == 30
     assert jobs[WARM_STATS].misfire_grace_time == 7
