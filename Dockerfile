@@ -69,5 +69,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('DG_PORT', '8080'), timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
-# `glider serve`: JSON log lines (uvicorn's included), SIGTERM ends it with exit code 0.
+# `glider serve` (not bare uvicorn): it installs the HTTP limits (header size and count, header and
+# body timeouts, connection bound; DG_HTTP_*), honours DG_HOST/DG_PORT, logs JSON (uvicorn's lines
+# included) and ends with exit code 0 on SIGTERM.
 ENTRYPOINT ["glider", "serve"]

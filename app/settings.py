@@ -11,11 +11,13 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-StatsMode = Literal["quick", "sampled", "detailed"]
+from app.stats.model import StatsMode
+
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
@@ -23,6 +25,43 @@ def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
+
+
+MIN_TOKEN_LENGTH = 16
+
+
+def parse_tokens(raw: str) -> dict[str, frozenset[str]]:
+    """`{"token": ["scope", ...]}` as a mapping; ValueError saying what is wrong (never the token)."""
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"is not valid JSON ({err.msg} at character {err.pos})") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(scopes, list) and all(isinstance(s, str) for s in scopes) for scopes in parsed.values()
+    ):
+        raise ValueError("must be a JSON object mapping each token to a list of scopes")
+    weak = sum(len(token) < MIN_TOKEN_LENGTH for token in parsed)
+    if weak:
+        # A short token can be guessed (401s are answered as fast as the service can).
+        raise ValueError(
+            f"has {weak} token(s) shorter than {MIN_TOKEN_LENGTH} characters: use long random tokens "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return {str(tok): frozenset(scopes) for tok, scopes in parsed.items()}
+
+
+def _http_url(value: str | None) -> str | None:
+    """An http(s) URL with a host, or None for an unset or empty variable."""
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value.strip()
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_STATS_MODES = ("quick", "sampled", "detailed")
 
 
 def default_cache_root() -> Path:
@@ -75,6 +114,28 @@ class S3Settings(_Group):
     connect_timeout_seconds: float = Field(5.0, gt=0, description="Timeout to connect to S3")
     read_timeout_seconds: float = Field(60.0, gt=0, description="Timeout waiting for S3 to answer")
     max_attempts: int = Field(3, ge=1, description="Attempts per S3 request, retries included")
+    list_concurrency: int = Field(
+        8, ge=1, le=64, description="Parallel LIST streams over a big bucket's subtrees (stats)"
+    )
+    # Proxies and trusted CAs (the standard variables; the README's credentials section has more).
+    https_proxy: str | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_HTTPS_PROXY", "HTTPS_PROXY"),
+        description="Proxy for https:// S3 endpoints",
+    )  # fmt: skip
+    http_proxy: str | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_HTTP_PROXY", "HTTP_PROXY"),
+        description="Proxy for http:// S3 endpoints",
+    )  # fmt: skip
+    no_proxy: str | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_NO_PROXY", "NO_PROXY"),
+        description="Comma-separated hosts, domains or CIDRs reached without the proxy",
+    )  # fmt: skip
+    ca_bundle: Path | None = Field(
+        None, validation_alias=AliasChoices("DG_S3_CA_BUNDLE", "AWS_CA_BUNDLE"),
+        description="PEM file of extra CAs trusted for the S3 endpoint and proxy",
+    )  # fmt: skip
+
+    _url = field_validator("endpoint_url", mode="before")(_http_url)
 
 
 class EngineSettings(_Group):
@@ -89,11 +150,37 @@ class EngineSettings(_Group):
     codec_memory_mb: int = Field(256, ge=64, description="Resident memory the codec process may use")
     codec_timeout_seconds: float = Field(600.0, gt=0, description="Longest a single encode or decode may run")
     delta_extensions: CommaList = Field(
-        (), description="File suffixes stored as deltas (e.g. .zip,.tar.gz); unset: the built-in list"
+        (),
+        description="File suffixes stored as deltas, replacing the built-in list (README, How objects "
+        "are stored); unset: the built-in list",
     )
-    work_dir: Path | None = Field(None, description="Temporary files for uploads and rebuilds")
+    delta_extensions_extra: CommaList = Field(
+        (), description="File suffixes added to the candidate list (e.g. .pex,.crate)"
+    )
+    gzip_deltas: bool = Field(
+        True,
+        description="Deltas inside .tar.gz/.tgz/.gz with an exact recompression recipe; false keeps "
+        "to forms deltaglider 6.2.0 reads byte-exact",
+    )
+    gzip_recipe_seconds: float = Field(
+        3.0, gt=0, description="Longest search for a gzip recompression recipe per file (upload or rescue)"
+    )
+    gzip_max_expanded_mb: int = Field(
+        16384, ge=1, description="Largest decompressed size of a gzip upload; larger is refused (413)"
+    )
+    gzip_max_ratio: float = Field(
+        250.0,
+        gt=1,
+        description="Largest decompressed/compressed ratio of a gzip upload expanding past 64 MiB; "
+        "larger is refused as a decompression bomb (413)",
+    )
+    work_dir: Path | None = Field(
+        None,
+        description="Spooled uploads and scratch files; the service works in a private subdirectory and "
+        "removes killed processes' leftovers at start. Unset: <user cache>/glider/work (CLI: system temp)",
+    )
 
-    _split = field_validator("delta_extensions", mode="before")(_split_commas)
+    _split = field_validator("delta_extensions", "delta_extensions_extra", mode="before")(_split_commas)
 
 
 class CacheSettings(_Group):
@@ -137,11 +224,24 @@ class SchedulerSettings(_Group):
 
     clear_cache_interval: float = Field(7200.0, ge=0, description="Seconds between cache clears; 0 disables")
     warm_buckets: CommaList = Field((), description="Buckets whose stats the warm_stats job keeps fresh")
-    warm_modes: CommaList = Field(("quick", "sampled"), description="Stats modes the warm_stats job computes")
+    warm_modes: Annotated[tuple[StatsMode, ...], NoDecode] = Field(
+        (StatsMode.QUICK, StatsMode.SAMPLED), description="Stats modes the warm_stats job computes"
+    )
     warm_interval: float = Field(300.0, ge=0, description="Seconds between stats warm-ups; 0 disables")
     misfire_grace_seconds: int = Field(60, ge=1, description="A job run delayed by more than this is skipped")
+    abort_uploads_after_hours: float = Field(
+        24.0, ge=0, description="Abort incomplete multipart uploads older than this (hourly job); 0 disables"
+    )
 
     _split = field_validator("warm_buckets", "warm_modes", mode="before")(_split_commas)
+
+    @field_validator("warm_modes")
+    @classmethod
+    def _known_modes(cls, modes: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in modes if m not in _STATS_MODES]
+        if unknown:
+            raise ValueError(f"has unknown stats mode(s) {', '.join(unknown)}: use {', '.join(_STATS_MODES)}")
+        return modes
 
 
 class RedisSettings(_Group):
@@ -172,18 +272,34 @@ class AuthSettings(_Group):
     )
     open_metrics: bool = Field(True, description="/metrics answers without a token")
     open_health: bool = Field(True, description="/healthz and /readyz answer without a token")
+    open_docs: bool = Field(True, description="/docs, /redoc and /openapi.json answer without a token")
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens_are_json(cls, tokens: SecretStr | None) -> SecretStr | None:
+        if tokens is not None and tokens.get_secret_value().strip():
+            parse_tokens(tokens.get_secret_value())
+        return tokens
 
     def token_scopes(self) -> dict[str, frozenset[str]]:
-        """Parse `{"token": ["scope", ...]}` from the env value or the file (env wins)."""
+        """Parse `{"token": ["scope", ...]}` from the env value or the file (env wins).
+
+        ValueError naming the variable when the file cannot be read or holds something else."""
         raw = self.tokens.get_secret_value() if self.tokens else None
         if raw is None and self.tokens_file is not None:
-            raw = self.tokens_file.read_text(encoding="utf-8")
-        if not raw:
+            try:
+                raw = self.tokens_file.read_text(encoding="utf-8")
+            except OSError as err:
+                raise ValueError(
+                    f"DG_API_TOKENS_FILE: cannot read {self.tokens_file} ({err.strerror})"
+                ) from None
+            try:
+                return parse_tokens(raw) if raw.strip() else {}
+            except ValueError as err:
+                raise ValueError(f"DG_API_TOKENS_FILE: {self.tokens_file} {err}") from None
+        if not raw or not raw.strip():
             return {}
-        parsed = json.loads(raw)
-        if not isinstance(parsed, dict):
-            raise ValueError("DG_API_TOKENS must be a JSON object of token -> list of scopes")
-        return {str(tok): frozenset(str(s) for s in scopes) for tok, scopes in parsed.items()}
+        return parse_tokens(raw)
 
 
 class ServerSettings(_Group):
@@ -200,12 +316,55 @@ class ServerSettings(_Group):
         description="Start a local SeaweedFS when no S3 endpoint is set (`glider serve --embedded` sets it)",
     )
     default_bucket: str = Field("artifacts", description="Bucket that --embedded creates and /readyz checks")
+    embedded_s3_max_restarts: int = Field(
+        5, ge=0, description="Restarts of a failing embedded SeaweedFS in a row before the service exits"
+    )
+
+
+class HttpSettings(_Group):
+    """What a client may make the HTTP server hold before and while a request is read
+    (enforced by `app.api.http_limits`, which `glider serve` installs)."""
+
+    model_config = SettingsConfigDict(env_prefix="DG_HTTP_", extra="ignore", populate_by_name=True)
+
+    max_header_bytes: int = Field(
+        16384, ge=1024, le=1048576, description="Largest request line plus headers, in bytes (431 above it)"
+    )
+    max_header_count: int = Field(
+        100, ge=8, le=10000, description="Most header fields in a request (431 above it)"
+    )
+    max_request_line_bytes: int = Field(
+        8192,
+        ge=256,
+        le=1048576,
+        description="Longest request line (method, path, query), in bytes (414 above it)",
+    )
+    header_timeout_seconds: float = Field(
+        15.0, gt=0, description="Time a client has to send a request's line and headers (408, then closed)"
+    )
+    body_timeout_seconds: float = Field(
+        60.0, gt=0, description="Longest pause while a request body is being read (408, then closed)"
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Open connections at once; more are answered 503 and closed (keep below ulimit -n)",
+    )
+    backlog: int = Field(2048, ge=1, description="Connections the kernel queues before they are accepted")
 
 
 class LogSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="DG_LOG_", extra="ignore", populate_by_name=True)
 
     level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return level.upper()
+
     json_format: bool = Field(
         True,
         validation_alias=AliasChoices("DG_LOG_JSON", "DG_LOG_JSON_FORMAT"),
@@ -234,6 +393,8 @@ class AssetSettings(_Group):
     server_url: str | None = Field(None, description="Fetch assets through this Glider server instead of S3")
     server_token: SecretStr | None = Field(None, description="Bearer token (read scope) for server_url")
 
+    _url = field_validator("server_url", mode="before")(_http_url)
+
     _split = field_validator("immutable_buckets", mode="before")(_split_commas)
 
 
@@ -250,5 +411,6 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     assets: AssetSettings = Field(default_factory=AssetSettings)

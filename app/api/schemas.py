@@ -25,6 +25,27 @@ class UploadResponse(_Wire):
     )
     reference_size: int = Field(0, description="Bytes of a reference.bin created by this upload, else 0")
     sha256: str = Field(description="SHA-256 of the bytes received, lower-case hex")
+    reason: (
+        Literal[
+            "not-a-candidate",
+            "too-small",
+            "ratio-above-max",
+            "no-exact-recipe",
+            "compressed-stream",
+            "reference-unusable",
+            "reference-changed",
+        ]
+        | None
+    ) = Field(
+        None,
+        description="Why a `direct` file was stored whole (null otherwise): `not-a-candidate` (no delta "
+        "suffix), `too-small`, `ratio-above-max` (delta over DG_MAX_RATIO), `no-exact-recipe` (a gzip "
+        "stream no zlib recipe rebuilds exactly), `compressed-stream` (gzip/bzip2/xz bytes deltaglider "
+        "6.2.0 could not use as a reference), `reference-unusable`, `reference-changed`",
+    )
+    form: Literal["plain", "gzip"] = Field(
+        "plain", description="`gzip`: the delta is between the decompressed gzip contents (Glider-only form)"
+    )
 
 
 class CacheInfo(_Wire):
@@ -39,8 +60,13 @@ class StatsResponse(_Wire):
     object_count: int
     total_size: int = Field(description="Logical (original) bytes")
     compressed_size: int = Field(description="Bytes actually stored")
-    space_saved: int
-    average_compression_ratio: float
+    space_saved: int = Field(description="total_size - compressed_size, never below 0")
+    average_compression_ratio: float = Field(
+        description=(
+            "The savings fraction, space_saved / total_size, in [0, 1] (0.9 = stored in a tenth of "
+            "the original bytes); the name is DeltaGlider's"
+        )
+    )
     delta_objects: int
     direct_objects: int
     exact: bool = Field(description="False when some figures are estimated (quick / sampled modes)")
@@ -49,7 +75,10 @@ class StatsResponse(_Wire):
 
 class ObjectInfo(_Wire):
     key: str
-    size: int = Field(description="Logical size; in listings it may equal stored_size when unknown")
+    size: int | None = Field(
+        description="Original (logical) size in bytes; in listings null when not known "
+        "(a delta whose size no HEAD or stats computation has recorded yet), never the stored size"
+    )
     stored_size: int
     sha256: str | None
     stored_as: Literal["reference", "delta", "direct", "foreign"]

@@ -14,7 +14,9 @@ from app.errors import InvalidInput, ReservedKey
 REFERENCE_NAME = "reference.bin"
 DELTA_SUFFIX = ".delta"
 INTERNAL_PREFIX = ".deltaglider/"
+_INTERNAL_SEGMENT = INTERNAL_PREFIX.rstrip("/")
 MAX_KEY_BYTES = 1024
+MAX_SEGMENT_BYTES = 255  # per `/` segment: SeaweedFS's and MinIO's file-name limit
 
 # Compound suffixes are tried first so `x.tar.gz` is not mistaken for a plain `.gz`.
 DEFAULT_DELTA_EXTENSIONS: tuple[str, ...] = (
@@ -34,11 +36,36 @@ DEFAULT_DELTA_EXTENSIONS: tuple[str, ...] = (
     ".pkg",
     ".deb",
     ".rpm",
+    # zip-family packages: a later version deltas like the same bytes under a `.zip` key
+    ".whl",
+    ".egg",
+    ".nupkg",
+    ".aar",
     ".apk",
+    ".aab",
+    ".ipa",
+    ".vsix",
+    ".xpi",
     ".jar",
     ".war",
     ".ear",
 )
+
+
+def delta_extensions(replace: tuple[str, ...], extra: tuple[str, ...]) -> tuple[str, ...]:
+    """The candidate suffixes: `replace` (or the built-in list when empty) plus `extra`.
+
+    Lower-cased, a missing leading dot added, duplicates dropped, order kept (matching sorts
+    compound suffixes first anyway).
+    """
+    chosen: list[str] = []
+    for raw in (*(replace or DEFAULT_DELTA_EXTENSIONS), *extra):
+        ext = raw.strip().lower()
+        ext = ext if ext.startswith(".") else f".{ext}"
+        if ext != "." and ext not in chosen:
+            chosen.append(ext)
+    return tuple(chosen)
+
 
 # S3's rules for new buckets: 3-63 chars, lower-case letters, digits, dots and hyphens,
 # starting and ending with a letter or digit, no `..`, not an IP address.
@@ -78,12 +105,20 @@ def validate_bucket(name: str) -> str:
 def validate_key(key: str) -> str:
     """Return `key` if it is a safe object key for a logical file, else raise.
 
-    Raises InvalidInput for empty, oversized, NUL-bearing or path-traversing keys, and
-    ReservedKey for names the wire format owns.
+    Raises InvalidInput for empty, oversized, NUL- or control-character-bearing or path-traversing
+    keys, and
+    ReservedKey for names the wire format owns: `reference.bin` and `.deltaglider` as *any*
+    segment (as a middle segment they would turn into directories on SeaweedFS, after which
+    the deltaspace's reference or Glider's own documents can no longer be written), and the
+    `.delta` suffix.
     """
     if not key:
         raise InvalidInput("invalid key: empty")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. undecodable bytes from a command line
+        raise InvalidInput("invalid key: not valid UTF-8") from None
+    if len(encoded) > MAX_KEY_BYTES:
         raise InvalidInput(f"invalid key: longer than {MAX_KEY_BYTES} bytes")
     if "\x00" in key:
         raise InvalidInput("invalid key: contains a NUL character")
@@ -94,12 +129,45 @@ def validate_key(key: str) -> str:
         raise InvalidInput(f"invalid key {key!r}: empty, '.' or '..' path segment")
     if any(ch in key for ch in "\r\n"):
         raise InvalidInput("invalid key: contains a line break")
-    if segments[-1] == REFERENCE_NAME:
-        raise ReservedKey(f"key {key!r} is reserved: '{REFERENCE_NAME}' holds a deltaspace's base")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+        # S3 clients (object_store among them) refuse control characters in object paths; refuse
+        # them up front with a clear 400 rather than fail inside the store.
+        raise InvalidInput("invalid key: contains a control character (tab, escape, DEL...)")
+    if REFERENCE_NAME in segments:
+        raise ReservedKey(
+            f"key {key!r} is reserved: '{REFERENCE_NAME}' holds a deltaspace's base and cannot be "
+            "any part of a key"
+        )
     if key.endswith(DELTA_SUFFIX):
         raise ReservedKey(f"key {key!r} is reserved: the '{DELTA_SUFFIX}' suffix marks stored deltas")
-    if key.startswith(INTERNAL_PREFIX) or key == INTERNAL_PREFIX.rstrip("/"):
-        raise ReservedKey(f"key {key!r} is reserved: '{INTERNAL_PREFIX}' holds Glider's own data")
+    if _INTERNAL_SEGMENT in segments:
+        raise ReservedKey(
+            f"key {key!r} is reserved: '{_INTERNAL_SEGMENT}' holds Glider's own data and cannot be "
+            "any part of a key"
+        )
+    return key
+
+
+def validate_stored_length(key: str, *, delta_candidate: bool) -> str:
+    """Return `key` if every name an upload may store it under fits the store, else InvalidInput.
+
+    A delta candidate is stored as `<key>.delta` and may create `<prefix>/reference.bin`. S3
+    allows 1,024-byte keys; stores built on file systems (SeaweedFS, MinIO) also cap each `/`
+    segment at 255 bytes. Checking up front answers a clear 400 instead of a storage error
+    half-way through an upload.
+    """
+    names = [key]
+    if delta_candidate:
+        names += [delta_key_for(key), deltaspace_of("", key).reference_key]
+    for name in names:
+        size = len(name.encode("utf-8"))
+        longest = max(len(seg.encode("utf-8")) for seg in name.split("/"))
+        if size > MAX_KEY_BYTES or longest > MAX_SEGMENT_BYTES:
+            stored = "" if name == key else f"; it would be stored as {name.rpartition('/')[2]!r}"
+            raise InvalidInput(
+                f"invalid key: too long{stored}, a {size}-byte name with a {longest}-byte segment; "
+                f"stores allow {MAX_KEY_BYTES} bytes in all and {MAX_SEGMENT_BYTES} per segment"
+            )
     return key
 
 

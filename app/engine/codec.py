@@ -149,6 +149,11 @@ class DeltaCodec(abc.ABC):
         """Write the zero-diff delta of `source` against itself (the first file of a deltaspace)."""
         self.encode(source, source, out)
 
+    def decode_expanded(self, source: Path, delta: Path, out: Path) -> bool:
+        """For a delta whose encoder decompressed its inputs (deltaglider without -D): write the
+        decompressed target, not recompressed, to `out`. False when this codec cannot."""
+        return False
+
 
 class XDelta3Codec(DeltaCodec):
     """VCDIFF via the xdelta3 binary; readable by DeltaGlider 6.x.
@@ -221,6 +226,20 @@ class XDelta3Codec(DeltaCodec):
         done = run_tool(argv, timeout=self.timeout, what="xdelta3 decode")
         if done.returncode != 0:
             raise decode_failure("xdelta3 decode", done.stderr)
+
+    def decode_expanded(self, source: Path, delta: Path, out: Path) -> bool:
+        if not source_was_decompressed(delta):
+            return False
+        argv = [
+            # The source reaches xdelta3 through an external decompressor (a pipe, not seekable):
+            # give it the largest window the memory budget allows.
+            self.binary, "-d", "-f", "-R", "-B", str(source_window(1 << 40, self.memory_budget_bytes)),
+            "-s", str(source), str(delta), str(out),
+        ]  # fmt: skip
+        done = run_tool(argv, timeout=self.timeout, what="xdelta3 decode")
+        if done.returncode != 0:
+            raise decode_failure("xdelta3 decode", done.stderr)
+        return True
 
     def encode_identity(self, source: Path, out: Path) -> None:
         """A hand-built VCDIFF that copies the whole source: no need to diff a file with itself."""

@@ -23,11 +23,16 @@ from app.domain.keys import (
     deltaspace_of,
     validate_bucket,
     validate_key,
+    validate_stored_length,
 )
 from app.engine.codec import DeltaCodec
 from app.engine.deltaspaces import delete_reference, drop_reference_if_unused
+from app.engine.expanded import ExpandedReferences
+from app.engine.gzip_form import GzipSettings
+from app.engine.gzip_stream import DEFAULT_MAX_EXPANDED, DEFAULT_MAX_RATIO, ExpandLimits
 from app.engine.listing import list_logical
 from app.engine.locate import head_or_none, raise_missing
+from app.engine.policy import wants_delta
 from app.engine.reader import Reader
 from app.engine.references import ReferenceProvider
 from app.engine.results import DeleteResult, LogicalPage, ObjectMeta, PutResult
@@ -44,7 +49,8 @@ class DeltaEngine:
 
     `max_ratio`: a delta larger than this fraction of its file is dropped and the file stored
     direct. `delta_extensions`: file-name suffixes that are delta candidates. `work_dir`:
-    temporary deltas and downloads (system temp when None).
+    temporary deltas and downloads (system temp when None). `gzip`: gzip-aware deltas
+    (None keeps to the forms deltaglider 6.2.0 reads byte-exact; reading them always works).
     """
 
     def __init__(
@@ -58,15 +64,22 @@ class DeltaEngine:
         work_dir: Path | None = None,
         tool: str = TOOL_NAME,
         metrics: Metrics | None = None,
+        gzip: GzipSettings | None = None,
     ) -> None:
         if not 0 < max_ratio <= 1:
             raise InvalidInput(f"max_ratio must be in (0, 1], got {max_ratio}")
         self._store = store
         self._references = references
         self._metrics = metrics or Metrics()
-        policy = WritePolicy(max_ratio, tuple(delta_extensions), work_dir, tool)
-        self._writer = Writer(store, codec, references, policy, self._metrics)
-        self._reader = Reader(store, references, {codec.name: codec}, work_dir, self._metrics)
+        self._extensions = tuple(delta_extensions)
+        policy = WritePolicy(max_ratio, self._extensions, work_dir, tool, gzip)
+        # Reading gzip-aware deltas needs limits even when writing them is off.
+        read_gzip = gzip or GzipSettings(ExpandLimits(DEFAULT_MAX_EXPANDED, DEFAULT_MAX_RATIO), 10.0)
+        expanded = ExpandedReferences(references, read_gzip.limits, work_dir)
+        self._writer = Writer(store, codec, references, policy, self._metrics, expanded=expanded)
+        self._reader = Reader(
+            store, references, {codec.name: codec}, work_dir, self._metrics, expanded=expanded, gzip=read_gzip
+        )
 
     def put(self, bucket: str, key: str, path: Path, *, sha256: str | None = None) -> PutResult:
         """Upload `path` as `key`; `sha256`, when given, is trusted (the caller hashed while spooling)."""
@@ -75,15 +88,22 @@ class DeltaEngine:
         except GliderError as err:
             self._metrics.upload_errors.labels(error=type(err).__name__).inc()
             raise
-        self._metrics.uploads.labels(stored_as=result.stored_as.value).inc()
+        reason = result.reason.value if result.reason is not None else "none"
+        self._metrics.uploads.labels(stored_as=result.stored_as.value, reason=reason).inc()
         self._metrics.upload_bytes.labels(kind="original").inc(result.original_size)
         self._metrics.upload_bytes.labels(kind="stored").inc(result.stored_size + result.reference_size)
         self._metrics.upload_ratio.observe(result.stored_size / result.original_size)
         log.info(
-            "put %s/%s stored_as=%s original=%d stored=%d",
-            bucket, key, result.stored_as.value, result.original_size, result.stored_size,
+            "put %s/%s stored_as=%s form=%s reason=%s original=%d stored=%d",
+            bucket, key, result.stored_as.value, result.form.value, reason, result.original_size,
+            result.stored_size,
         )  # fmt: skip
         return result
+
+    def check_storable(self, key: str) -> None:
+        """InvalidInput when a name `put(key)` would store is too long: lets a caller refuse an
+        upload before reading its body (`put` checks again)."""
+        validate_stored_length(key, delta_candidate=wants_delta(key, self._extensions))
 
     def get(self, bucket: str, key: str, dest: Path) -> ObjectMeta:
         """Rebuild `key` into `dest`, verified before `dest` is (atomically) replaced."""

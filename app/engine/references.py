@@ -97,6 +97,13 @@ class ReferenceProvider:
         finally:
             self._leave(key, flight)
 
+    def open_cached(self, space: DeltaSpace, sha256: str) -> AbstractContextManager[Path] | None:
+        """A cache hit for a file derived from `space`'s reference (e.g. its decompressed
+        content, keyed by that content's SHA-256), or None. Counted like reference lookups."""
+        hit = self._cache_open(space, sha256)
+        self._metrics.reference_cache_requests.labels(result="hit" if hit is not None else "miss").inc()
+        return hit
+
     def seed(self, space: DeltaSpace, sha256: str, source: Path) -> None:
         """Offer a file known to hash to `sha256` (a reference we just uploaded) to the cache."""
         self._cache_put(space, sha256, source)

@@ -45,6 +45,7 @@ def test_upload_list_download_delete(
         ok(glider(seaweed, "cp", write(tmp_path, "a.zip", v0), f"s3://{bucket}/rel/app-0.zip", "--json"))
     )
     assert (up0["stored_as"], up0["key"], up0["reference_size"]) == ("reference", "rel/app-0.zip", 300_000)
+    assert up0["reason"] is None
     text = ok(glider(seaweed, "cp", write(tmp_path, "b.zip", v1), f"s3://{bucket}/rel/"))
     assert text.startswith(f"upload: {tmp_path / 'b.zip'} to s3://{bucket}/rel/b.zip (delta,")
 
@@ -56,6 +57,10 @@ def test_upload_list_download_delete(
     plain = ok(glider(seaweed, "ls", f"s3://{bucket}"))
     assert "reference.bin" not in plain
     assert plain.count("\n") == 2
+    # Without --long a delta's original size is unknown: shown as '-', never its stored size.
+    assert [line.split()[2] for line in plain.splitlines()] == ["-", "-"]
+    short = json.loads(ok(glider(seaweed, "ls", f"s3://{bucket}/rel/", "--json")))
+    assert [(e["size"], e["stored_size"] < 300_000) for e in short] == [(None, True), (None, True)]
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -131,3 +136,15 @@ def test_a_corrupted_delta_exits_with_the_integrity_status(
     assert done.returncode == 5
     assert done.stderr.startswith("glider: ")
     assert not (tmp_path / "out.zip").exists()
+
+
+def test_cp_says_what_a_reference_costs_and_why_a_file_went_direct(
+    seaweed: S3Endpoint, bucket: str, tmp_path: Path
+) -> None:
+    (v0,) = versions(300_000, 1, seed=42)
+    first = ok(glider(seaweed, "cp", write(tmp_path, "c.whl", v0), f"s3://{bucket}/other/"))
+    assert "(reference, 300,000 bytes: the deltaspace's reference.bin costs the full 300,000 bytes)" in first
+    note = ok(glider(seaweed, "cp", write(tmp_path, "n.txt", b"notes\n"), f"s3://{bucket}/other/", "--json"))
+    assert json.loads(note)["reason"] == "not-a-candidate"
+    line = ok(glider(seaweed, "cp", tmp_path / "n.txt", f"s3://{bucket}/other/"))
+    assert line.rstrip().endswith("(direct, 6 bytes stored as 6, 100.0%, reason: not-a-candidate)")

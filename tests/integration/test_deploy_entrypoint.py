@@ -59,7 +59,11 @@ def entrypoint(seaweed: S3Endpoint, tmp_path: Path) -> Iterator[Running]:
         if value.startswith("/"):
             image_env[name] = str(tmp_path / value.strip("/").replace("/", "-"))
     port = free_ports(1)[0]
-    env = seaweed.env() | image_env | {"DG_API_TOKENS": '{"tok": ["read"]}', "TMPDIR": str(tmp_path)}
+    env = (
+        seaweed.env()
+        | image_env
+        | {"DG_API_TOKENS": '{"tok-0123456789abcdef": ["read"]}', "TMPDIR": str(tmp_path)}
+    )
     env |= {"DG_HOST": "127.0.0.1", "DG_PORT": str(port)}
     log = tmp_path / "entrypoint.log"
     with log.open("wb") as out:

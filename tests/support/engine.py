@@ -14,6 +14,7 @@ from app.caches.base import ReferenceCache
 from app.caches.memory import MemoryReferenceCache
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.engine import DeltaEngine
+from app.engine.gzip_form import GzipSettings
 from app.engine.references import ReferenceProvider
 from app.observability.metrics import Metrics
 from app.storage.base import ObjectStore
@@ -27,6 +28,7 @@ def make_engine(
     codec: DeltaCodec | None = None,
     max_ratio: float = 0.5,
     metrics: Metrics | None = None,
+    gzip: GzipSettings | None = None,
 ) -> DeltaEngine:
     metrics = metrics or Metrics(CollectorRegistry())
     references = ReferenceProvider(
@@ -39,6 +41,7 @@ def make_engine(
         max_ratio=max_ratio,
         work_dir=work_dir,
         metrics=metrics,
+        gzip=gzip,
     )
 
 

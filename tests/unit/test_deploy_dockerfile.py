@@ -45,7 +45,9 @@ def test_dockerfile_shape() -> None:
     assert int(uid) != 0, "non-root uid"
     assert pod_spec()["securityContext"]["runAsUser"] == int(uid)
     (entry,) = [exec_form(ins) for ins in runtime if ins.keyword == "ENTRYPOINT"]
-    assert entry == ["glider", "serve"], "glider serve: DG_HOST/DG_PORT and JSON logs like anywhere else"
+    assert entry == ["glider", "serve"], (
+        "glider serve: HTTP limits, DG_HOST/DG_PORT and JSON logs like anywhere else"
+    )
     env = dockerfile_env(instructions)
     assert env["DG_HOST"] == "0.0.0.0"
     assert env["DG_PORT"] == str(container()["ports"][0]["containerPort"])

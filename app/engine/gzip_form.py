@@ -1,0 +1,238 @@
+"""The gzip-aware delta form: prepare an upload, rebuild a download, rescue deltaglider's deltas.
+
+Upload: the file is decompressed to a scratch file (limits enforced while it expands) and a zlib
+recipe that rebuilds it byte for byte is searched and proven (`gzip_recipe.find_recipe`, which
+compares every output byte and the SHA-256). The delta is then taken between the decompressed
+reference and the decompressed file. Download: decode against the decompressed reference, check
+the content's SHA-256, recompress with the recipe and the stored header; the reader then checks
+the file's SHA-256 as for any delta.
+
+Rescue: deltaglider 6.2.0 wrote `.tar.gz`/`.tgz` deltas with xdelta3's external recompression,
+which rarely gives the original bytes back. `xdelta3 -d -R` yields the exact decompressed file;
+a zlib recipe and a header rebuilt from the reference's (or npm's: no name, mtime 0) restore it
+when one matches `dg-file-sha256` — a result is only ever returned after that hash matched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.domain.files import scratch_file
+from app.domain.gzip_metadata import FORM_GZIP, GzipFormInfo, form_of, parse_gzip_form
+from app.domain.hashing import sha256_file
+from app.domain.keys import DeltaSpace
+from app.domain.metadata import DeltaInfo
+from app.engine.codec import DeltaCodec
+from app.engine.expanded import ExpandedReferences
+from app.engine.gzip_recipe import candidates, find_by_hash, find_recipe
+from app.engine.gzip_stream import Expanded, ExpandLimits, GzipHeader, Recipe, expand, read_header, recompress
+from app.engine.vcdiff import source_was_decompressed
+from app.errors import CodecError, IntegrityError
+
+
+@dataclass(frozen=True, slots=True)
+class GzipSettings:
+    """`recipe_seconds` bounds each recipe search; `limits` bound decompression."""
+
+    limits: ExpandLimits
+    recipe_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedGzip:
+    """An upload's decompressed content and, when one rebuilds it exactly, its recipe."""
+
+    raw: Path
+    expanded: Expanded
+    recipe: Recipe | None
+
+
+@contextmanager
+def prepare_upload(
+    path: Path, sha256: str, settings: GzipSettings, work_dir: Path | None, what: str
+) -> Iterator[PreparedGzip | None]:
+    """Decompress and find a proven recipe; None when `path` is not a clean single-member gzip.
+
+    Raises DecompressionBomb past the limits. The scratch content is deleted on exit.
+    """
+    with scratch_file(work_dir, ".raw") as raw:
+        expanded = expand(path, raw, settings.limits, what)
+        if expanded is None:
+            yield None
+            return
+        recipe = find_recipe(raw, path, expanded, settings.recipe_seconds, sha256)
+        yield PreparedGzip(raw, expanded, recipe)
+
+
+def form_info(prepared: PreparedGzip, recipe: Recipe, ref_raw_sha: str) -> GzipFormInfo:
+    return GzipFormInfo(
+        recipe=recipe.encode(),
+        header=prepared.expanded.header.raw,
+        raw_sha256=prepared.expanded.raw_sha256,
+        raw_size=prepared.expanded.raw_size,
+        ref_raw_sha256=ref_raw_sha,
+    )
+
+
+def _check_content(raw: Path, sha256: str, size: int, what: str) -> None:
+    actual_size = raw.stat().st_size
+    if actual_size != size or sha256_file(raw) != sha256:
+        raise IntegrityError(f"{what}: the delta rebuilt content that is not the recorded one; not served")
+
+
+def rebuild(
+    decoder: DeltaCodec,
+    expanded_refs: ExpandedReferences,
+    space: DeltaSpace,
+    info: DeltaInfo,
+    form: GzipFormInfo,
+    *,
+    delta: Path,
+    part: Path,
+    work_dir: Path | None,
+    what: str,
+) -> None:
+    """Rebuild a gzip-aware delta into `part` (the caller verifies the file's SHA-256)."""
+    recipe = Recipe.decode(form.recipe)
+    if recipe is None:
+        raise IntegrityError(f"{what}: unknown gzip recipe {form.recipe!r}; not served")
+    with expanded_refs.open(space, info.ref_sha256, form.ref_raw_sha256) as ref:
+        if ref is None:
+            raise IntegrityError(f"{what}: its reference is not a gzip stream; not served")
+        with scratch_file(work_dir, ".raw") as raw:
+            decoder.decode(ref[0], delta, raw)
+            _check_content(raw, form.raw_sha256, form.raw_size, what)
+            recompress(raw, recipe, form.header, part)
+
+
+class GzipReads:
+    """The reader's gzip half: gzip-aware deltas, and rescuing deltaglider's gzip deltas."""
+
+    def __init__(self, expanded: ExpandedReferences, settings: GzipSettings, work_dir: Path | None) -> None:
+        self._expanded = expanded
+        self._settings = settings
+        self._work_dir = work_dir
+
+    @staticmethod
+    def handles(meta: Mapping[str, str]) -> bool:
+        """True when the delta names a form (only `gzip` is known; others fail in `rebuild`)."""
+        return form_of(meta) is not None
+
+    def rebuild(
+        self,
+        decoder: DeltaCodec,
+        space: DeltaSpace,
+        info: DeltaInfo,
+        meta: Mapping[str, str],
+        *,
+        delta: Path,
+        part: Path,
+        what: str,
+    ) -> None:
+        form = form_of(meta)
+        if form != FORM_GZIP:
+            raise CodecError(f"{what}: delta form {form!r} is unknown to this Glider; not served")
+        parsed = parse_gzip_form(what, meta)
+        rebuild(
+            decoder,
+            self._expanded,
+            space,
+            info,
+            parsed,
+            delta=delta,
+            part=part,
+            work_dir=self._work_dir,
+            what=what,
+        )
+
+    def rescue(self, codec: DeltaCodec, space: DeltaSpace, info: DeltaInfo, delta: Path, part: Path) -> bool:
+        """Rebuild a delta deltaglider encoded over decompressed inputs exactly, when possible.
+
+        Its zero-diff delta (file hash = reference hash) is the reference verbatim; other deltas
+        go through `rescue`. False: not such a delta, or no exact rebuild (the caller then
+        decodes deltaglider's way and the hash check decides).
+        """
+        if not source_was_decompressed(delta):
+            return False
+        if info.file_sha256 == info.ref_sha256:
+            with self._expanded.compressed(space, info.ref_sha256) as reference:
+                shutil.copyfile(reference, part)
+            return True
+        return rescue(
+            codec,
+            self._expanded,
+            space,
+            info,
+            delta=delta,
+            part=part,
+            settings=self._settings,
+            work_dir=self._work_dir,
+        )
+
+
+def _minimal_header(level: int, os_byte: int) -> bytes:
+    """The header zlib/npm write with no name and mtime 0."""
+    xfl = 2 if level == 9 else 4 if level == 1 else 0
+    return b"\x1f\x8b\x08\x00" + struct.pack("<IBB", 0, xfl, os_byte)
+
+
+def rescue_headers(reference: GzipHeader | None, level: int) -> list[bytes]:
+    """Headers deltaglider's delta may have had: the reference's, or npm-style minimal ones."""
+    headers = [reference.raw] if reference is not None else []
+    os_bytes = (reference.os,) if reference is not None else ()
+    headers.extend(_minimal_header(level, os_byte) for os_byte in (*os_bytes, 3, 255, 0))
+    return headers
+
+
+def rescue(
+    codec: DeltaCodec,
+    expanded_refs: ExpandedReferences,
+    space: DeltaSpace,
+    info: DeltaInfo,
+    *,
+    delta: Path,
+    part: Path,
+    settings: GzipSettings,
+    work_dir: Path | None,
+) -> bool:
+    """Rebuild a deltaglider gzip delta exactly into `part`; False when no recipe matches."""
+    with expanded_refs.open(space, info.ref_sha256, None) as ref:
+        if ref is None:
+            return False
+        ref_raw = ref[0]
+        with scratch_file(work_dir, ".raw") as raw:
+            with expanded_refs.compressed(space, info.ref_sha256) as ref_gz:
+                if not codec.decode_expanded(ref_gz, delta, raw):
+                    return False
+                header = read_header(ref_gz)
+                own = _reference_recipe(ref_gz, ref_raw, header, settings, work_dir)
+            order = [own] if own is not None else []
+            order.extend(r for r in candidates(header.xfl if header else 0) if r != own)
+            found = find_by_hash(
+                raw,
+                lambda recipe: rescue_headers(header, recipe.level),
+                info.file_sha256,
+                info.file_size,
+                recipes=order,
+                budget_seconds=settings.recipe_seconds,
+            )
+            if found is None:
+                return False
+            recipe, chosen = found
+            return recompress(raw, recipe, chosen, part) == info.file_sha256
+
+
+def _reference_recipe(
+    ref_gz: Path, ref_raw: Path, header: GzipHeader | None, settings: GzipSettings, work_dir: Path | None
+) -> Recipe | None:
+    """The recipe that rebuilds the reference itself: the likeliest one for its later versions."""
+    if header is None:
+        return None
+    size = ref_gz.stat().st_size
+    expanded = Expanded(header, ref_raw.stat().st_size, "", size - 8)
+    return find_recipe(ref_raw, ref_gz, expanded, settings.recipe_seconds, None)

@@ -1,0 +1,145 @@
+"""Uploads of gzip streams that have a proven recipe: reference or gzip-aware delta.
+
+The writer (`app.engine.writer`) decides that an upload takes this path; the steps here reuse its
+ordering rules (conditional reference creation, delta written before the reference is
+re-checked). A first version becomes `reference.bin` as its compressed bytes; its content is
+cached locally only. A later version is stored as the VCDIFF between the decompressed reference
+and its own content, with its recipe and header in `dg-gzip-*` metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from app.domain.files import scratch_file
+from app.domain.gzip_metadata import gzip_form_metadata, reference_raw_sha256
+from app.domain.keys import DeltaSpace
+from app.domain.metadata import reference_metadata
+from app.engine.codec import DeltaCodec
+from app.engine.expanded import ExpandedReferences
+from app.engine.gzip_form import PreparedGzip, form_info
+from app.engine.gzip_stream import Recipe
+from app.engine.policy import accept_delta
+from app.engine.references import ReferenceProvider
+from app.engine.results import PutResult, StoredAs
+from app.engine.upload_file import Upload
+from app.errors import AlreadyExists
+from app.observability.metrics import Metrics
+from app.storage.base import ObjectHead, ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+class DeltaHost(Protocol):
+    """The writer's steps this module reuses (see `app.engine.writer.Writer`)."""
+
+    @property
+    def max_ratio(self) -> float: ...
+
+    @property
+    def work_dir(self) -> Path | None: ...
+
+    def put_identity(self, up: Upload, space: DeltaSpace, *, created_reference: bool) -> PutResult: ...
+
+    def store_delta(
+        self,
+        up: Upload,
+        space: DeltaSpace,
+        ref_sha: str,
+        delta: Path,
+        stored_as: StoredAs,
+        *,
+        zero_diff: bool,
+        form: Mapping[str, str] | None = None,
+    ) -> PutResult: ...
+
+    def confirm_reference(self, space: DeltaSpace, ref_sha: str, local_copy: Path, name: str) -> bool: ...
+
+    def replace_delta_with_direct(self, up: Upload) -> PutResult: ...
+
+    def over_ratio(self, up: Upload) -> PutResult: ...
+
+    def reference_sha(self, up: Upload, ref: ObjectHead) -> str | None: ...
+
+    def put_plain(self, up: Upload, space: DeltaSpace, ref: ObjectHead | None) -> PutResult: ...
+
+
+class GzipWriter:
+    """Thread-safe: no mutable state of its own."""
+
+    def __init__(
+        self,
+        host: DeltaHost,
+        store: ObjectStore,
+        codec: DeltaCodec,
+        references: ReferenceProvider,
+        *,
+        expanded: ExpandedReferences,
+        tool: str,
+        metrics: Metrics,
+    ) -> None:
+        self._host = host
+        self._store = store
+        self._codec = codec
+        self._references = references
+        self._expanded = expanded
+        self._tool = tool
+        self._metrics = metrics
+
+    def put(
+        self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedGzip, recipe: Recipe
+    ) -> PutResult:
+        if ref is None:
+            meta = reference_metadata(self._tool, up.name, up.sha256)
+            meta["dg-gzip-raw-sha256"] = prepared.expanded.raw_sha256
+            try:
+                self._store.put_file(up.bucket, space.reference_key, up.path, meta, if_none_match=True)
+            except AlreadyExists:
+                log.info("lost the race to create %s/%s; using the winner's", up.bucket, space.reference_key)
+                ref = self._store.head(up.bucket, space.reference_key)
+            else:
+                self._references.seed(space, up.sha256, up.path)
+                self._expanded.seed(space, up.sha256, prepared.expanded.raw_sha256, prepared.raw)
+                return self._host.put_identity(up, space, created_reference=True)
+        ref_sha = self._host.reference_sha(up, ref)
+        if ref_sha == up.sha256:
+            return self._host.put_identity(up, space, created_reference=False)
+        if ref_sha is None:
+            return self._host.put_plain(up, space, ref)
+        with self._expanded.open(space, ref_sha, reference_raw_sha256(ref.metadata)) as ref_raw:
+            if ref_raw is None:  # the reference is not a gzip stream: byte-level forms only
+                return self._host.put_plain(up, space, ref)
+            result = self._put_delta(up, space, ref_sha, ref_raw, prepared=prepared, recipe=recipe)
+        if result.stored_as is StoredAs.DIRECT:
+            return result
+        with self._references.open(space, ref_sha) as ref_path:
+            if not self._host.confirm_reference(space, ref_sha, ref_path, up.name):
+                return self._host.replace_delta_with_direct(up)
+        return result
+
+    def _put_delta(
+        self,
+        up: Upload,
+        space: DeltaSpace,
+        ref_sha: str,
+        ref_raw: tuple[Path, str],
+        *,
+        prepared: PreparedGzip,
+        recipe: Recipe,
+    ) -> PutResult:
+        limit = int(self._host.max_ratio * up.size)
+        with scratch_file(self._host.work_dir, ".delta") as delta:
+            began = time.perf_counter()
+            kept = self._codec.encode(ref_raw[0], prepared.raw, delta, size_limit=limit)
+            self._metrics.codec_seconds.labels(operation="encode").observe(time.perf_counter() - began)
+            if not kept or not accept_delta(delta.stat().st_size, up.size, self._host.max_ratio):
+                return self._host.over_ratio(up)
+            form = gzip_form_metadata(form_info(prepared, recipe, ref_raw[1]), zlib.ZLIB_RUNTIME_VERSION)
+            return self._host.store_delta(
+                up, space, ref_sha, delta, StoredAs.DELTA, zero_diff=False, form=form
+            )
