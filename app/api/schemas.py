@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from http import HTTPStatus
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -140,9 +141,23 @@ class Problem(_Wire):
 PROBLEM_CONTENT = "application/problem+json"
 
 
+# Python 3.13 renamed these reason phrases (RFC 9110); fixed here so the committed OpenAPI
+# document is the same whichever interpreter generates it.
+_STABLE_PHRASES = {
+    413: "Request Entity Too Large",
+    416: "Requested Range Not Satisfiable",
+    422: "Unprocessable Entity",
+}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI `responses` entries documenting problem+json answers for `statuses`."""
     schema = {"$ref": "#/components/schemas/Problem"}
     return {
-        status: {"model": Problem, "content": {PROBLEM_CONTENT: {"schema": schema}}} for status in statuses
+        status: {
+            "model": Problem,
+            "description": _STABLE_PHRASES.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_CONTENT: {"schema": schema}},
+        }
+        for status in statuses
     }
