@@ -66,7 +66,14 @@ class S3Settings(Group):
         description="PEM file of extra CAs trusted for the S3 endpoint and proxy",
     )  # fmt: skip
 
-    _url = field_validator("endpoint_url", mode="before")(http_url)
+    _url = field_validator("endpoint_url", "https_proxy", "http_proxy", mode="before")(http_url)
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _readable_file(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"names no readable file ({path})")
+        return path
 
 
 class EngineSettings(Group):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -47,19 +48,7 @@ class SchedulerSettings(Group):
         24.0, ge=0, description="Abort incomplete multipart uploads older than this (hourly job); 0 disables"
     )
 
-    _split = field_validator("warm_buckets", mode="before")(split_commas)
-
-    @field_validator("warm_modes", mode="before")
-    @classmethod
-    def _known_modes(cls, value: object) -> object:
-        """Split, and name every unknown mode at once (the enum alone would stop at the first)."""
-        modes = split_commas(value)
-        if isinstance(modes, tuple):
-            known = [mode.value for mode in StatsMode]
-            unknown = [str(mode) for mode in modes if str(mode) not in known]
-            if unknown:
-                raise ValueError(f"has unknown stats mode(s) {', '.join(unknown)}: use {', '.join(known)}")
-        return modes
+    _split = field_validator("warm_buckets", "warm_modes", mode="before")(split_commas)
 
 
 class RedisSettings(Group):
@@ -69,6 +58,16 @@ class RedisSettings(Group):
         None, description="Redis for coordination across replicas (redis://...); unset: in-process only"
     )
     key_prefix: str = Field("glider:", description="Prefix of every Redis key Glider writes")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and url.get_secret_value().strip():
+            scheme = urlsplit(url.get_secret_value().strip()).scheme
+            if scheme not in ("redis", "rediss", "unix"):
+                raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return url
+
     socket_timeout_seconds: float = Field(
         2.0, gt=0, description="Redis operation timeout (then in-process fallback)"
     )

@@ -28,7 +28,7 @@ from tests.support.service import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-AUTH = {"Authorization": "Bearer local-ci-token"}  # the token docker-compose.yml configures
+AUTH = {"Authorization": "Bearer local-ci-token-0123"}  # the token docker-compose.yml configures
 
 
 @pytest.fixture(scope="module")

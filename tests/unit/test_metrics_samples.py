@@ -27,7 +27,7 @@ from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient, metric
 
 BUCKET = "metrics-bucket"
-TOKEN = "tok-metrics-0123456789"
+TOKEN = "metrics-test-token-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 REFERENCE_BYTES = 400 * 1024  # four of these cannot share a 1 MiB cache
 
