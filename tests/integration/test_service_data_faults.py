@@ -13,7 +13,7 @@ import pytest
 
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
-from tests.support.service import ServiceProcess, running_service, wait_until
+from tests.support.service import ServiceProcess, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -152,9 +152,11 @@ def test_integrity_faults_are_502_for_head_and_get_alike(
     assert upload(http, bucket, "rel/b.zip", blob[:-5] + b"12345").json()["stored_as"] == "delta"
     s3_store.delete(bucket, "rel/reference.bin")  # data loss behind Glider's back
     assert http.post("/admin/clear-cache").status_code == 200  # or the cached copy would serve
-    # The answer is the fixed integrity sentence (no internals); the log names the missing reference.
     problem(http.get(f"/buckets/{bucket}/objects/rel/b.zip"), 502, "integrity-error")
-    wait_until(lambda: "rel/reference.bin is missing" in service.log_text(), timeout=10, what="the log line")
+    # The details go to the log, loudly: the lost reference and the delta that needed it.
+    lost = [line for line in service.log_text().splitlines() if "rel/reference.bin is missing" in line]
+    assert lost, service.log_tail()
+    assert "ERROR" in lost[0]
 
     s3_store.put_bytes(bucket, "raw/x.zip.delta", b"not a delta")  # copied without its metadata
     problem(http.get(f"/buckets/{bucket}/objects/raw/x.zip"), 502, "integrity-error")
