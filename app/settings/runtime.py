@@ -48,19 +48,7 @@ class SchedulerSettings(Group):
         24.0, ge=0, description="Abort incomplete multipart uploads older than this (hourly job); 0 disables"
     )
 
-    _split = field_validator("warm_buckets", mode="before")(split_commas)
-
-    @field_validator("warm_modes", mode="before")
-    @classmethod
-    def _known_modes(cls, value: object) -> object:
-        """Split, and name every unknown mode at once (the enum alone would stop at the first)."""
-        modes = split_commas(value)
-        if isinstance(modes, tuple):
-            known = [mode.value for mode in StatsMode]
-            unknown = [str(mode) for mode in modes if str(mode) not in known]
-            if unknown:
-                raise ValueError(f"has unknown stats mode(s) {', '.join(unknown)}: use {', '.join(known)}")
-        return modes
+    _split = field_validator("warm_buckets", "warm_modes", mode="before")(split_commas)
 
 
 class RedisSettings(Group):
