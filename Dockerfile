@@ -28,7 +28,7 @@ COPY app ./app
 # (DG_EMBEDDED_S3=false below), and without `weed` it could not even by mistake.
 RUN /opt/glider/bin/pip install --no-deps --no-build-isolation . \
     && /opt/glider/bin/python -m pip uninstall -q -y pip setuptools wheel \
-    && rm /opt/glider/bin/weed \
+    && rm -f /opt/glider/bin/weed \
     && /opt/glider/bin/python -c "import app.main"
 
 # --- runtime -------------------------------------------------------------------------------------

@@ -101,6 +101,6 @@ clean:
 image:
 	./scripts/image.sh build
 
-compose-local: $(STAMP)
+compose-local: install
 	./scripts/system-deps.sh test
 	$(BIN)/pytest -p no:cacheprovider tests/integration/test_image_compose.py tests/integration/test_image.py

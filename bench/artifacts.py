@@ -214,8 +214,9 @@ def run_tool(tool: str, series: Series, bucket: str, env: dict[str, str], store:
         if first and tool == "glider":
             payload = json.loads(done.stdout)
             result.files.append(f"{_describe(payload)} {int(str(payload['stored_size'])):,}")
-            if n > 0:  # a later version, whatever it became (direct counts 100%)
-                result.later_ratios.append(int(str(payload["stored_size"])) / path.stat().st_size)
+            if n > 0:  # a later version, whatever it became (direct 100%; a late reference its full size)
+                cost = int(str(payload["stored_size"])) + int(str(payload.get("reference_size") or 0))
+                result.later_ratios.append(cost / path.stat().st_size)
     if first:
         result.stored = sum(o.size for o in store.iter_objects(bucket))
     for path, name in zip(series.files, names, strict=True):
@@ -312,10 +313,90 @@ def _pair_run(pair: tuple[Series, Series], env: dict[str, str], store: S3ObjectS
                 result.files.append(f"{_describe(payload)} {int(str(payload['stored_size'])):,} B")
 
 
+RSS_HEADING = "### Peak RSS, 1 GiB .tar.gz"
+
+
+def _big_tgz_pair() -> tuple[Path, Path]:
+    """Two ~1 GiB .tar.gz (zlib level 1 over incompressible members), the second with 16 members
+    replaced: written member by member, never whole in memory."""
+    folder = HERE / "1gib"
+    folder.mkdir(parents=True, exist_ok=True)
+    pair = (folder / "big-1.tar.gz", folder / "big-2.tar.gz")
+    if all(p.exists() for p in pair):
+        return pair
+    member = folder / "member.bin"
+    for version, path in enumerate(pair):
+        rng = random.Random(1)
+        with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+            for n in range(128):
+                data = rng.randbytes(8 << 20)
+                if version and n % 8 == 3:
+                    data = random.Random(n).randbytes(8 << 20)
+                member.write_bytes(data)
+                tar.add(member, arcname=f"blob/{n:03d}.bin")
+    member.unlink()
+    return pair
+
+
+def rss_section() -> str:
+    """Peak RSS of `glider cp` (and its xdelta3 child) uploading and downloading 1 GiB .tar.gz."""
+    from bench.engine import watch_peak  # noqa: PLC0415 - only this part needs it
+
+    first, second = _big_tgz_pair()
+    rows = []
+    with SeaweedServer() as server, tempfile.TemporaryDirectory(prefix="glider-rss-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = tool_env(server, {"DG_CACHE_BACKEND": "memory", "DG_WORK_DIR": str(tmp)})
+        store = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
+        store.create_bucket("rss")
+        glider = str(BIN / "glider")
+        steps = [
+            ("upload 1 GiB .tar.gz (reference)", [glider, "cp", str(first), "s3://rss/big/big-1.tar.gz"]),
+            ("upload 1 GiB .tar.gz (gzip-aware delta)", [glider, "cp", str(second), "s3://rss/big/big-2.tar.gz"]),
+            ("download it (cold cache: expand reference, decode, recompress)",
+             [glider, "cp", "s3://rss/big/big-2.tar.gz", str(tmp / "out.tar.gz")]),
+        ]  # fmt: skip
+        for name, argv in steps:
+            peak = watch_peak(argv, env)
+            rows.append(f"| {name} | {peak.glider_mib:.0f} | {peak.child_mib:.0f} | {peak.seconds:.1f} |")
+        exact = sha256_file(tmp / "out.tar.gz") == sha256_file(second)
+        delta = store.head("rss", "big/big-2.tar.gz.delta")
+        store.close()
+    return "\n".join([
+        RSS_HEADING,
+        "",
+        f"`{COMMAND} --rss-only`: `glider cp` processes sampled every 20 ms with psutil. Two "
+        f"{first.stat().st_size / 2**30:.2f} GiB `.tar.gz` (128 incompressible 8 MiB members, zlib "
+        "level 1); the second replaces 16 members. Target: under 300 MiB for the Glider process.",
+        "",
+        "| step | Glider peak RSS MiB | xdelta3 peak RSS MiB | wall s |",
+        "|---|---:|---:|---:|",
+        *rows,
+        "",
+        f"Download byte-exact: {'yes' if exact else 'NO'}; stored delta {delta.size / 2**20:.1f} MiB "
+        f"({delta.metadata.get('dg-form', 'plain')} form).",
+    ]) + "\n"  # fmt: skip
+
+
+def _write_fragment(text: str, *, keep_rss: bool) -> None:
+    """Write bench/results/artifacts.md; `keep_rss` carries over a peak-RSS section already there."""
+    if keep_rss and RESULTS.exists() and RSS_HEADING in RESULTS.read_text():
+        text = text.rstrip("\n") + "\n\n" + RSS_HEADING + RESULTS.read_text().split(RSS_HEADING, 1)[1]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rss-only", action="store_true", help="only the 1 GiB peak-RSS part (appended)")
     args = parser.parse_args()
+    if args.rss_only:
+        section = rss_section()
+        previous = RESULTS.read_text() if RESULTS.exists() else ""
+        _write_fragment(previous.split(RSS_HEADING)[0].rstrip("\n") + "\n\n" + section, keep_rss=False)
+        print(section)
+        return
     series, pair = prepare()
     glider: dict[str, Result] = {s.name: Result() for s in series}
     dg: dict[str, Result] = {s.name: Result() for s in series}
@@ -344,10 +425,10 @@ def main() -> None:
                     flush=True,
                 )
             _pair_run(pair, env, store, tmp, pair_results, run)
+            # Written after every run, so an interrupted bench still leaves its figures.
+            text = render(series, glider, dg, as_zip, pair_results, run + 1)
+            _write_fragment(text, keep_rss=True)
         store.close()
-    text = render(series, glider, dg, as_zip, pair_results, args.runs)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
     print(text)
 
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -35,38 +34,12 @@ from app.engine.engine import DeltaEngine
 from app.engine.references import ReferenceProvider
 from app.engine.results import StoredAs
 from app.observability.metrics import Metrics
-from app.storage.base import ObjectHead
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
 from bench.common import zip_tree_series
 from bench.fragment import MIN_REPEATS, Run, spread, write_fragment
 
 BUDGET = 512 * 1024 * 1024
-
-
-@dataclass
-class GetCounter:
-    """Counts GetObject requests for reference.bin as they leave for SeaweedFS."""
-
-    gets: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, key: str) -> None:
-        if key.endswith("/reference.bin"):
-            with self.lock:
-                self.gets += 1
-
-
-class CountingS3(S3ObjectStore):
-    """The real S3 store, telling `counter` about every GetObject it sends."""
-
-    counter: GetCounter
-
-    def get_to_file(
-        self, bucket: str, key: str, dest: Path, *, if_none_match: str | None = None
-    ) -> ObjectHead | None:
-        self.counter(key)
-        return super().get_to_file(bucket, key, dest, if_none_match=if_none_match)
 
 
 def compositions(work: Path) -> dict[str, Callable[[Path], ReferenceCache]]:
@@ -126,14 +99,14 @@ def run(repeats: int, files: int) -> tuple[list[Row], Path]:
     with SeaweedServer() as server, tempfile.TemporaryDirectory(prefix="glider-bench-cache-") as top:
         work = Path(top) / "work"
         work.mkdir()
-        store = CountingS3(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
-        counter = store.counter = GetCounter()
+        store = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
         store.create_bucket(space.bucket)
         seed, _ = engine_for(store, MemoryReferenceCache(0), work)
         seed.put(space.bucket, f"{space.prefix}/ziptree-v0.zip", reference)
         for index, (name, make) in enumerate(compositions(work).items()):
             samples: list[tuple[float, float, float, float]] = []
-            gets_before = counter.gets
+            # Only reference.bin is ever read in this bench (uploads HEAD and PUT), so every GET counts.
+            gets_before = store.counts["get"]
             for rep in range(repeats):
                 folder = Path(top) / f"c{index}-{rep}"
                 folder.mkdir()
@@ -147,7 +120,7 @@ def run(repeats: int, files: int) -> tuple[list[Row], Path]:
                 cache.clear()
                 open_cold = timed_open(references, space, ref_sha)
                 samples.append((up_cold, up_warm, open_cold, open_warm))
-            gets = (counter.gets - gets_before) / repeats
+            gets = (store.counts["get"] - gets_before) / repeats
             columns = [list(column) for column in zip(*samples, strict=True)]
             rows.append(Row(name, *columns, gets))
             print(rows[-1], flush=True)

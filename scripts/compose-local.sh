@@ -37,7 +37,7 @@ case "${1:-up}" in
       wait_for "$url" 120
     done
     echo "Glider: http://$GLIDER_LOOPBACK.21:8080 and http://$GLIDER_LOOPBACK.22:8080" \
-         "(token local-ci-token), Prometheus: http://$GLIDER_LOOPBACK.13:9090"
+         "(tokens: docker-compose.yml), Prometheus: http://$GLIDER_LOOPBACK.13:9090"
     ;;
   down) compose down -v -t 5 ;;
   ps) compose ps ;;

@@ -59,10 +59,8 @@ PROBLEMS: dict[type[errors.GliderError], ProblemKind] = {
     errors.Conflict: ProblemKind(409, "conflict", "Conflict"),
     errors.AlreadyExists: ProblemKind(409, "already-exists", "Already exists"),
     errors.ReferenceInUse: ProblemKind(409, "reference-in-use", "Reference in use"),
-    errors.IntegrityError: ProblemKind(
-        502, "integrity-error", "Stored data failed verification",
-        "stored data failed verification, so nothing was served; the server log has the details",
-    ),
+    # Own words kept: they say which object or reference failed (a codec's output is cut below).
+    errors.IntegrityError: ProblemKind(502, "integrity-error", "Stored data failed verification"),
     errors.AccessDenied: ProblemKind(
         502, "storage-access-denied", "Object store refused access",
         "the object store refused Glider's credentials for this operation",
@@ -95,6 +93,8 @@ INTERNAL = ProblemKind(500, "internal-error", "Internal error")
 # a name character).
 _URL = re.compile(r"\bhttps?://[^\s'\"]+", re.IGNORECASE)
 _PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.@+~-]+/)+[\w.@+~-]*")
+# A tool's output quoted after our words ("... corrupt or truncated: xdelta3: nothing to output").
+_TOOL_OUTPUT = re.compile(r": [\w.-]+: .*$", re.DOTALL)
 _OURS = "app"
 
 
@@ -107,9 +107,10 @@ def _library_cause(err: BaseException) -> BaseException | None:
 
 
 def public_detail(err: errors.GliderError, kind: ProblemKind) -> str:
-    """The detail a caller may read (pure): the kind's fixed text for server-side failures; else
-    the error's own message without endpoints and paths, and, when it wraps a library's
-    exception, only the part before the library's text (by convention after the first ': ')."""
+    """The detail a caller may read (pure): the kind's fixed text where there is one (failures
+    whose messages are about our infrastructure); else the error's own message without endpoints,
+    paths or quoted tool output, and, when it wraps a library's exception, only the part before
+    the library's text (by convention after the first ': ')."""
     if kind.public is not None:
         return kind.public
     text = str(err) or kind.title
@@ -120,7 +121,7 @@ def public_detail(err: errors.GliderError, kind: ProblemKind) -> str:
         if not ours or (quoted and quoted.startswith(ours[:24])):
             return "the request could not be carried out as given; the server log has the details"
         text = ours
-    text = _URL.sub("(an internal endpoint)", text)
+    text = _URL.sub("(an internal endpoint)", _TOOL_OUTPUT.sub("", text))
     if isinstance(err, errors.NotFound | errors.AlreadyExists):
         return text  # names only the caller's bucket and key (which may look like a path)
     return _PATH.sub("(a server path)", text)

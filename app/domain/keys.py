@@ -105,8 +105,8 @@ def validate_bucket(name: str) -> str:
 def validate_key(key: str) -> str:
     """Return `key` if it is a safe object key for a logical file, else raise.
 
-    Raises InvalidInput for empty, oversized, NUL- or control-character-bearing or path-traversing
-    keys, and
+    Raises InvalidInput for empty, oversized or path-traversing keys and for NUL, line breaks,
+    other control characters and backslashes (see below), and
     ReservedKey for names the wire format owns: `reference.bin` and `.deltaglider` as *any*
     segment (as a middle segment they would turn into directories on SeaweedFS, after which
     the deltaspace's reference or Glider's own documents can no longer be written), and the
@@ -129,10 +129,11 @@ def validate_key(key: str) -> str:
         raise InvalidInput(f"invalid key {key!r}: empty, '.' or '..' path segment")
     if any(ch in key for ch in "\r\n"):
         raise InvalidInput("invalid key: contains a line break")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
-        # S3 clients (object_store among them) refuse control characters in object paths; refuse
-        # them up front with a clear 400 rather than fail inside the store.
-        raise InvalidInput("invalid key: contains a control character (tab, escape, DEL...)")
+    control = next((ch for ch in key if ch < " " or ch == "\x7f"), None)
+    if control is not None:  # the S3 client refuses them in paths (object_store's Path rules)
+        raise InvalidInput(f"invalid key: contains the control character U+{ord(control):04X}")
+    if "\\" in key:  # SeaweedFS reads `a\b` as `a/b`: the key would silently alias another one
+        raise InvalidInput(f"invalid key {key!r}: contains a backslash")
     if REFERENCE_NAME in segments:
         raise ReservedKey(
             f"key {key!r} is reserved: '{REFERENCE_NAME}' holds a deltaspace's base and cannot be "

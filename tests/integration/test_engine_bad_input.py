@@ -53,6 +53,9 @@ def test_invalid_bucket_names(s3_store: S3ObjectStore, tmp_path: Path, name: str
         ("./a.zip", InvalidInput, "path segment"),
         ("/abs.zip", InvalidInput, "start or end"),
         ("bad\udcff.zip", InvalidInput, "not valid UTF-8"),
+        ("tab/a\tb.zip", InvalidInput, "control character U\\+0009"),
+        ("del\x7f.txt", InvalidInput, "control character U\\+007F"),
+        ("win\\path.zip", InvalidInput, "backslash"),  # SeaweedFS would store it as win/path.zip
         ("rel/reference.bin", ReservedKey, "reference.bin"),
         ("rel/reference.bin/x.txt", ReservedKey, "reference.bin"),  # would block rel/'s reference
         ("reference.bin/x.zip", ReservedKey, "reference.bin"),

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TOKEN = "image-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-# The whole image (the stand-in base is ~130 MB, like python:3.11-slim; Glider adds ~105 MB). A
+# The whole image (the stand-in base is ~130 MB, like python:3.11-slim; Glider adds ~125 MB). A
 # regression such as SeaweedFS's 150 MB binary back in the venv breaks it.
 SIZE_BUDGET = 300 * 1024 * 1024
 

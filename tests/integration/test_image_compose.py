@@ -9,6 +9,7 @@ it stays out of this run; tests/unit/test_deploy_manifests.py validates its prov
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -28,7 +29,15 @@ from tests.support.service import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-AUTH = {"Authorization": "Bearer local-ci-token"}  # the token docker-compose.yml configures
+
+def upload_token() -> str:
+    """The token docker-compose.yml gives the replicas with the upload scope."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    tokens: dict[str, list[str]] = json.loads(compose["x-glider"]["environment"]["DG_API_TOKENS"])
+    return next(token for token, scopes in tokens.items() if "upload" in scopes and "read" in scopes)
+
+
+AUTH = {"Authorization": f"Bearer {upload_token()}"}
 
 
 @pytest.fixture(scope="module")

@@ -144,7 +144,7 @@ def test_reserved_names_are_refused_as_any_segment(
 
 
 def test_integrity_faults_are_502_for_head_and_get_alike(
-    http: httpx.Client, bucket: str, s3_store: S3ObjectStore
+    http: httpx.Client, bucket: str, s3_store: S3ObjectStore, service: ServiceProcess
 ) -> None:
     """16.8: a lost reference.bin answered 404; a `.delta` without metadata: HEAD 200, GET 502."""
     blob = random.Random(4).randbytes(80_000)
@@ -152,7 +152,11 @@ def test_integrity_faults_are_502_for_head_and_get_alike(
     assert upload(http, bucket, "rel/b.zip", blob[:-5] + b"12345").json()["stored_as"] == "delta"
     s3_store.delete(bucket, "rel/reference.bin")  # data loss behind Glider's back
     assert http.post("/admin/clear-cache").status_code == 200  # or the cached copy would serve
-    assert "reference" in problem(http.get(f"/buckets/{bucket}/objects/rel/b.zip"), 502, "integrity-error")
+    problem(http.get(f"/buckets/{bucket}/objects/rel/b.zip"), 502, "integrity-error")
+    # The details go to the log, loudly: the lost reference and the delta that needed it.
+    lost = [line for line in service.log_text().splitlines() if "rel/reference.bin is missing" in line]
+    assert lost, service.log_tail()
+    assert "ERROR" in lost[0]
 
     s3_store.put_bytes(bucket, "raw/x.zip.delta", b"not a delta")  # copied without its metadata
     problem(http.get(f"/buckets/{bucket}/objects/raw/x.zip"), 502, "integrity-error")

@@ -15,13 +15,13 @@ import httpx
 import psutil
 import pytest
 
+from app.domain.sizes import MiB
 from tests.conftest import S3Endpoint
 from tests.support.service import ServiceProcess, running_service, wait_until
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "upload-token-0123456789"
-MiB = 1024 * 1024
 HEADER_TIMEOUT = 2.0
 BODY_TIMEOUT = 2.0
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.domain.sizes import MiB
 from tests.conftest import S3Endpoint
 from tests.support.service import ServiceProcess, running_service, wait_until
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "spool-token-0123456789"
-MiB = 1024 * 1024
 
 
 def spool_env(seaweed: S3Endpoint, work: Path) -> dict[str, str]:

@@ -37,10 +37,23 @@ CASES = [
     ("DG_CACHE_ENCRYPTION_KEY", SECRET, "must be 32 random bytes", "generate one with"),
     ("DG_LOG_JSON", "maybe", "is not a boolean", "DG_LOG_JSON=true"),
     ("DG_LOG_LEVEL", "LOUD", "must be one of DEBUG, INFO", "DG_LOG_LEVEL=INFO"),
-    ("DG_WARM_MODES", "quick,fast", "unknown stats mode(s) fast", "DG_WARM_MODES=quick,sampled"),
+    (
+        "DG_WARM_MODES",
+        "quick,fast",
+        "must be one of 'quick', 'sampled' or 'detailed'",
+        "DG_WARM_MODES=quick,sampled",
+    ),
     ("DG_S3_MAX_ATTEMPTS", "0", "must be at least 1", "DG_S3_MAX_ATTEMPTS=3"),
     ("AWS_ENDPOINT_URL", "localhost:9000", "must be an http:// or https:// URL", "AWS_ENDPOINT_URL=http://"),
     ("DG_STATS_FRESH_SECONDS", "soon", "is not a number", "DG_STATS_FRESH_SECONDS=30"),
+    (
+        "DG_REDIS_URL",
+        "http://" + SECRET,
+        "must be a redis://, rediss:// or unix:// URL",
+        "DG_REDIS_URL=redis://",
+    ),
+    ("DG_S3_HTTPS_PROXY", "proxy:3128", "must be an http:// or https:// URL", "DG_S3_HTTPS_PROXY=http://"),
+    ("DG_S3_CA_BUNDLE", "/nonexistent/ca.pem", "names no readable file", "DG_S3_CA_BUNDLE=/etc/ssl"),
 ]
 
 
@@ -58,7 +71,7 @@ def test_serve_names_the_variable_in_one_line(
     assert problem in line
     assert example in line
     assert SECRET not in line
-    if not variable.endswith("_FILE"):  # a file's name is said; values never are
+    if not variable.endswith(("_FILE", "_BUNDLE")):  # a file's name is said; values never are
         assert value not in line
     assert "Traceback" not in done.stderr
 

@@ -95,13 +95,19 @@ def build_image(log: Path, tag: str = TAG) -> BuiltImage:
     return BuiltImage(tag, base, seconds, size)
 
 
+_BUILT: dict[str, BuiltImage] = {}
+
+
 def image_under_test(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
-    """For a module fixture: skip when podman cannot run containers, else build (layers cached) and
-    print the image's size and build time in the test output, whatever the capture mode."""
+    """For a module fixture: skip when podman cannot run containers, else build (layers cached;
+    once per session) and print the image's size and build time in the test output, whatever the
+    capture mode."""
     reason = cannot_run_containers()
     if reason is not None:
         pytest.skip(reason)
-    built = build_image(tmp_path_factory.mktemp("image") / "build.log")
+    if TAG in _BUILT:  # built by an earlier module of this session
+        return _BUILT[TAG]
+    built = _BUILT[TAG] = build_image(tmp_path_factory.mktemp("image") / "build.log")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if capture is not None and reporter is not None:

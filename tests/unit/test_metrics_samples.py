@@ -27,14 +27,15 @@ from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient, metric
 
 BUCKET = "metrics-bucket"
-HEADERS = {"Authorization": "Bearer tok"}
+TOKEN = "metrics-test-token-0123456789"
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 REFERENCE_BYTES = 400 * 1024  # four of these cannot share a 1 MiB cache
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[AppClient]:
     settings = Settings(
-        auth=AuthSettings(tokens=SecretStr(json.dumps({"tok": ["read", "upload", "admin"]}))),
+        auth=AuthSettings(tokens=SecretStr(json.dumps({TOKEN: ["read", "upload", "admin"]}))),
         cache=CacheSettings(backend="memory", memory_size_mb=1),
         engine=EngineSettings(work_dir=tmp_path / "work"),
         scheduler=SchedulerSettings(clear_cache_interval=0, warm_interval=0),

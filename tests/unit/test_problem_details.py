@@ -24,7 +24,6 @@ def detail(err: errors.GliderError) -> str:
 @pytest.mark.parametrize(
     "err",
     [
-        errors.IntegrityError("xdelta3 decode failed: xdelta3: nothing to output: /tmp/glider-x.delta"),
         errors.StorageUnavailable("S3 endpoint http://10.0.0.5:8333 unreachable: Could not connect"),
         errors.CodecError("xdelta3 encode failed: XD3_INVALID_INPUT"),
         errors.AccessDenied("S3 endpoint http://s3.internal denied access: AccessDenied"),
@@ -69,3 +68,15 @@ def test_a_verbatim_library_message_is_replaced() -> None:
     library = json.JSONDecodeError("Expecting value", "doc", 0)
     err = raised_from(errors.InvalidInput(str(library)), library)
     assert detail(err) == "the request could not be carried out as given; the server log has the details"
+
+
+def test_integrity_errors_keep_our_words_but_not_the_codecs_output() -> None:
+    codec = errors.IntegrityError(
+        "xdelta3 decode failed, the delta is corrupt or truncated: "
+        "xdelta3: nothing to output: /tmp/glider-x.delta"
+    )
+    assert detail(codec) == "xdelta3 decode failed, the delta is corrupt or truncated"
+    lost = errors.IntegrityError(
+        "s3://b/rel/b.zip: its reference 'rel/reference.bin' is missing; cannot rebuild it"
+    )
+    assert detail(lost) == str(lost)

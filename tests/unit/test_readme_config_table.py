@@ -62,7 +62,7 @@ def test_every_setting_has_a_description_and_an_env_name() -> None:
     rows = config_vars()
     assert len(rows) >= 50
     undocumented = [f"{r.group}.{r.field}" for r in rows if not r.description]
-    assert not undocumented, f"add description= in app/settings.py for {undocumented}"
+    assert not undocumented, f"add description= in app/settings/ for {undocumented}"
     names = [name for r in rows for name in r.names]
     assert len(names) == len(set(names)), "two settings read the same variable"
     assert {"DG_API_TOKENS", "DG_CACHE_ENCRYPTION_KEY", "AWS_ENDPOINT_URL", "DG_MAX_RATIO"} <= set(names)

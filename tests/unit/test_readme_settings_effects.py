@@ -105,6 +105,18 @@ def test_documented_default_is_the_default(env: pytest.MonkeyPatch, row: Row) ->
 
 def _sample(row: Row, current: object) -> str:
     """A value the row's Type column allows that differs from `current`."""
+    # Values Settings validates beyond their type: a valid sample of each.
+    validated = {
+        "DG_S3_ENDPOINT_URL": "http://sample.example:9000",
+        "DG_ASSET_SERVER_URL": "http://sample.example:8080",
+        "DG_S3_HTTPS_PROXY": "http://proxy.example:3128",
+        "DG_S3_HTTP_PROXY": "http://proxy.example:3128",
+        "DG_S3_CA_BUNDLE": "/etc/os-release",  # any readable file
+        "DG_REDIS_URL": "redis://sample.example:6379/0",
+        "DG_LOG_LEVEL": "DEBUG",
+    }
+    if row.names[0] in validated:
+        return validated[row.names[0]]
     choices = re.findall(r"`([^`]+)`", row.type)
     if choices:
         return next(c for c in reversed(choices) if c != format_value(current))
@@ -124,13 +136,7 @@ def _sample(row: Row, current: object) -> str:
         return (
             json.dumps({"sample-token-0123456789": ["read"]}) if "TOKENS" in row.names[0] else "sample-secret"
         )
-    # Values Settings validates: a valid sample of each.
-    validated = {
-        "DG_S3_ENDPOINT_URL": "http://sample.example:9000",
-        "DG_ASSET_SERVER_URL": "http://sample.example:8080",
-        "DG_LOG_LEVEL": "DEBUG",
-    }
-    return validated.get(row.names[0], "sample-value")
+    return "sample-value"
 
 
 @pytest.mark.parametrize("name", NAMES)
