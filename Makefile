@@ -1,28 +1,27 @@
 # The README's two commands call `make run` and `make test`; everything else hangs off these.
+# PY picks the interpreter (3.11-3.13); the venv remembers it and a different PY rebuilds it
+# (scripts/venv.sh). `make run` installs the runtime only, `make test` adds the test tools.
 PY ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# Interpreters `make test-pythons` runs the whole suite on (each found on PATH, its own venv).
+PYTHONS ?= python3.11 python3.12 python3.13
 
-.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-stats bench-cache bench-service bench-replicas openapi system-deps clean docs
+.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-report openapi system-deps clean docs install install-runtime test-pythons smoke
 
-$(BIN)/python:
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+install-runtime:
+	@./scripts/venv.sh $(PY) $(VENV) runtime
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[dev]'
-	@rm -f $(VENV)/.installed-*; touch $(STAMP)
-
-install: $(STAMP)
+install:
+	@./scripts/venv.sh $(PY) $(VENV) dev
 
 system-deps:
 	./scripts/system-deps.sh runtime
 
-run: system-deps $(STAMP)
+run: system-deps install-runtime
 	$(BIN)/glider serve --embedded
 
-test: $(STAMP)
+test: install
 	./scripts/system-deps.sh test
 	$(MAKE) check
 
@@ -45,29 +44,63 @@ imports:
 pytest:
 	$(BIN)/pytest --cov=app --cov-report=term $(PYTEST_ARGS)
 
-docs: $(STAMP)
+docs: install
 	$(BIN)/glider config table --write README.md
 
-openapi: $(STAMP)
+openapi: install
 	$(BIN)/python -m app.api.openapi_export > openapi/openapi.json
 
-bench: bench-engine bench-stats bench-cache bench-service bench-replicas
+# Every bench writes its fragment (bench/results/<name>.md); the report assembles bench/RESULTS.md.
+bench: bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas
+	$(MAKE) bench-report
 
-bench-engine: system-deps $(STAMP)
+bench-report: install
+	$(BIN)/python -m bench.report
+
+bench-engine: system-deps install
 	$(BIN)/python -m bench.engine
 
-bench-stats: system-deps $(STAMP)
+bench-rss: system-deps install
+	$(BIN)/python -m bench.rss
+
+bench-codec: system-deps install
+	$(BIN)/python -m bench.codec_levels
+
+bench-stats: system-deps install
 	$(BIN)/python -m bench.stats
 
-bench-cache: system-deps $(STAMP)
+bench-cache: system-deps install
 	$(BIN)/python -m bench.cache
 
-bench-service: system-deps $(STAMP)
+bench-service: system-deps install
 	$(BIN)/python -m bench.service
 
-bench-replicas: $(STAMP)
+bench-replicas: install
 	./scripts/system-deps.sh test
 	$(BIN)/python -m bench.replicas
 
+# The whole suite on every interpreter of PYTHONS found on this machine, each in its own venv.
+test-pythons:
+	@found=0; for py in $(PYTHONS); do \
+	  ./scripts/find-python.sh $$py >/dev/null || { echo "== $$py: not found, skipped"; continue; }; \
+	  found=1; echo "== $$py"; $(MAKE) --no-print-directory test PY=$$py VENV=.venv-$$py || exit 1; \
+	done; [ $$found = 1 ] || { echo "none of $(PYTHONS) found" >&2; exit 1; }
+
+# A fresh install and the `smoke` tests (CI runs this on every extra interpreter).
+smoke: install
+	./scripts/system-deps.sh test
+	$(BIN)/pytest -m smoke -p no:cacheprovider $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage bench/data bench/out
+	rm -rf $(VENV) .venv-python3.* .mypy_cache .ruff_cache .pytest_cache .coverage bench/data bench/out
+
+# The container image (podman, else docker); without a registry, on a Debian stand-in base.
+# compose-local: docker-compose.yml on local stand-ins under podman-compose, up, checked, down
+# (also part of `make test`); `scripts/compose-local.sh up` keeps a stack running.
+.PHONY: image compose-local
+image:
+	./scripts/image.sh build
+
+compose-local: install
+	./scripts/system-deps.sh test
+	$(BIN)/pytest -p no:cacheprovider tests/integration/test_image_compose.py tests/integration/test_image.py

@@ -8,29 +8,25 @@ services, no redis) so CLI commands start fast.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.caches.base import ReferenceCache
-from app.caches.encrypted import EncryptedReferenceCache
-from app.caches.filesystem import FilesystemReferenceCache
-from app.caches.keys import parse_encryption_key
+from app.caches.base import EvictionListener, EvictionReason, ReferenceCache, ignore_eviction
 from app.caches.memory import MemoryReferenceCache
 from app.domain.keys import delta_extensions
+from app.domain.sizes import MiB
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.engine import DeltaEngine
 from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
 from app.engine.references import ReferenceProvider
-from app.engine.zstd import ZstdPatchCodec
 from app.observability.metrics import Metrics
 from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
 from app.storage.base import ObjectStore
-from app.storage.factory import MiB, S3Options, open_store
+from app.storage.s3_config import S3Options
 
 if TYPE_CHECKING:
-    from app.storage.lean_store import LeanObjectStore
     from app.storage.s3 import S3ObjectStore
 
 
@@ -68,18 +64,30 @@ def s3_options(s3: S3Settings, target: S3Target | None = None) -> S3Options:
         connect_timeout=s3.connect_timeout_seconds,
         read_timeout=s3.read_timeout_seconds,
         max_attempts=s3.max_attempts,
+        list_concurrency=s3.list_concurrency,
+        https_proxy=s3.https_proxy,
+        http_proxy=s3.http_proxy,
+        no_proxy=s3.no_proxy,
+        ca_bundle=s3.ca_bundle,
     )
 
 
 def build_store(
-    s3: S3Settings, target: S3Target | None = None, *, lean: bool = False, max_connections: int | None = None
-) -> S3ObjectStore | LeanObjectStore:
-    """The object store for `s3` (see `app.storage.factory.open_store` for `lean`)."""
-    return open_store(s3_options(s3, target), lean=lean, max_connections=max_connections)
+    s3: S3Settings, target: S3Target | None = None, *, max_connections: int | None = None
+) -> S3ObjectStore:
+    """The object store for `s3`; `max_connections` raises its pool (HEAD batches)."""
+    from app.storage.factory import open_store  # noqa: PLC0415 - obstore only when a store is built
+
+    options = s3_options(s3, target)
+    if max_connections is not None and max_connections > options.max_pool_connections:
+        options = replace(options, max_pool_connections=max_connections)
+    return open_store(options)
 
 
 def build_codec(engine: EngineSettings) -> DeltaCodec:
     if engine.codec == "zstd":
+        from app.engine.zstd import ZstdPatchCodec  # noqa: PLC0415 - opt-in codec, imported when chosen
+
         # Opt-in: faster, but deltaglider 6.2.0 cannot read what it writes (marked dg-codec).
         return ZstdPatchCodec(
             memory_budget_bytes=engine.codec_memory_mb * MiB, timeout=engine.codec_timeout_seconds
@@ -92,21 +100,45 @@ def build_codec(engine: EngineSettings) -> DeltaCodec:
     )
 
 
+def eviction_counter(metrics: Metrics | None) -> EvictionListener:
+    """A cache eviction listener that counts into dg_reference_cache_evictions_total{reason}."""
+    if metrics is None:
+        return ignore_eviction
+    counter = metrics.reference_cache_evictions
+
+    def count(reason: EvictionReason) -> None:
+        counter.labels(reason=reason.value).inc()
+
+    return count
+
+
 def build_reference_cache(
-    cache: CacheSettings, work_dir: Path | None, *, persistent_only: bool = False
+    cache: CacheSettings,
+    work_dir: Path | None,
+    *,
+    persistent_only: bool = False,
+    on_evict: EvictionListener = ignore_eviction,
 ) -> ReferenceCache:
     """The reference cache Settings choose. `persistent_only` (one-shot CLI processes): a disk
     cache only when a later process can reuse it, i.e. unencrypted or under a configured key;
-    else a plain memory cache, since a per-process key makes every entry garbage at exit."""
+    else a plain memory cache, since a per-process key makes every entry garbage at exit.
+    `on_evict` hears every eviction (see `eviction_counter`)."""
+    memory_budget = cache.memory_size_mb * MiB
     reusable = cache.backend == "filesystem" and (not cache.encryption or cache.encryption_key is not None)
     if persistent_only and not reusable:
-        return MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+        return MemoryReferenceCache(max_bytes=memory_budget, on_evict=on_evict)
+    # Imported here: one-shot CLI commands mostly take the memory branch above, and
+    # cryptography and filelock cost tens of ms of every command's start-up.
+    from app.caches.encrypted import EncryptedReferenceCache  # noqa: PLC0415
+    from app.caches.filesystem import FilesystemReferenceCache  # noqa: PLC0415
+    from app.caches.keys import parse_encryption_key  # noqa: PLC0415
+
     inner: ReferenceCache
     if cache.backend == "memory":
-        inner = MemoryReferenceCache(max_bytes=cache.memory_size_mb * MiB)
+        inner = MemoryReferenceCache(max_bytes=memory_budget, on_evict=on_evict)
     else:
         root = cache.dir if cache.dir is not None else default_cache_root() / "references"
-        inner = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * MiB)
+        inner = FilesystemReferenceCache(root=root, max_bytes=cache.disk_size_mb * MiB, on_evict=on_evict)
     if not cache.encryption:
         return inner
     key = parse_encryption_key(cache.encryption_key.get_secret_value()) if cache.encryption_key else None
@@ -117,15 +149,18 @@ def build_reference_cache(
 
 def build_engine(
     settings: Settings,
-    store: ObjectStore,
+    store: ObjectStore | None = None,
     metrics: Metrics | None = None,
     *,
     persistent_cache_only: bool = False,
 ) -> DeltaEngine:
-    """The delta engine over `store`, with the codec and reference cache Settings choose
-    (`persistent_cache_only`: see `build_reference_cache`)."""
+    """The delta engine over `store` (default: the S3 store Settings describe), with the codec
+    and reference cache Settings choose (`persistent_cache_only`: see `build_reference_cache`)."""
+    store = store if store is not None else build_store(settings.s3)
     work_dir = settings.engine.work_dir
-    cache = build_reference_cache(settings.cache, work_dir, persistent_only=persistent_cache_only)
+    cache = build_reference_cache(
+        settings.cache, work_dir, persistent_only=persistent_cache_only, on_evict=eviction_counter(metrics)
+    )
     references = ReferenceProvider(store, cache, work_dir=work_dir, metrics=metrics)
     return DeltaEngine(
         store,

@@ -21,6 +21,8 @@ from app.coordination.base import BackendStatus, CacheKey, CoordinationBackend
 from app.coordination.factory import open_backend
 from app.coordination.freshness import Policy
 from app.coordination.singleflight import SingleFlight
+from app.domain.sizes import MiB
+from app.domain.workarea import WorkArea
 from app.observability.metrics import Metrics
 from app.services.bundle import Services
 from app.services.maintenance import MaintenanceService
@@ -39,7 +41,6 @@ from app.storage.seaweed import SeaweedServer
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
 
 # Read by /readyz so a Redis outage shows on an idle replica too (a read of a key never written).
 _PROBE_KEY = CacheKey("glider-readiness", "probe")
@@ -95,10 +96,25 @@ def probed_status(backend: CoordinationBackend) -> Callable[[], BackendStatus]:
     return status
 
 
+def work_root(settings: Settings) -> Path:
+    """Where service processes keep scratch files: DG_WORK_DIR, else <user cache>/glider/work."""
+    return settings.engine.work_dir or default_cache_root() / "work"
+
+
+def with_work_area(settings: Settings, resources: contextlib.ExitStack) -> Settings:
+    """Settings whose work_dir is this process's own directory under `work_root` (spooled uploads,
+    deltas, rebuilds), claimed after sweeping what killed processes left there; removed at close."""
+    area = WorkArea.claim(work_root(settings))
+    resources.callback(area.close)
+    engine = settings.engine.model_copy(update={"work_dir": area.path})
+    return settings.model_copy(update={"engine": engine})
+
+
 def build_services(settings: Settings, metrics: Metrics) -> Services:
     """Blocking (may start SeaweedFS and touch S3). On failure everything started is stopped."""
     resources = contextlib.ExitStack()
     with resources:
+        settings = with_work_area(settings, resources)
         target = s3_target(settings, resources)
         store = build_store(settings.s3, target)
         resources.callback(store.close)
@@ -146,4 +162,5 @@ def assemble(
         default_bucket=settings.server.default_bucket,
         resources=resources,
         flight=flight,
+        store=store,
     )

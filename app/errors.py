@@ -55,6 +55,10 @@ class AlreadyExists(Conflict):
     """A conditional create (If-None-Match: *) lost: the object is already there."""
 
 
+class PreconditionFailed(Conflict):
+    """A conditional request other than a create (If-Match, ...) found the object changed."""
+
+
 class ReferenceInUse(Conflict):
     """A reference.bin cannot be deleted while deltas still need it."""
 
@@ -72,7 +76,19 @@ class CodecError(GliderError):
 
 
 class StorageUnavailable(GliderError):
-    """The object store cannot be reached or answered with a server error."""
+    """The object store cannot be reached or answered with a server error (worth retrying later)."""
+
+
+class StorageTimeout(StorageUnavailable):
+    """The object store did not answer in time."""
+
+
+class Throttled(StorageUnavailable):
+    """The object store asked us to slow down (503 SlowDown, 429). `retry_after` in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CoordinationUnavailable(GliderError):

@@ -28,8 +28,6 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
-
 
 def authority_from(settings: Settings) -> TokenAuthority:
     auth = settings.auth
@@ -38,6 +36,7 @@ def authority_from(settings: Settings) -> TokenAuthority:
         enabled=auth.enabled,
         open_metrics=auth.open_metrics,
         open_health=auth.open_health,
+        open_docs=auth.open_docs,
     )
     if authority.enabled and not authority.entries:
         log.warning("auth is on but no tokens are configured (DG_API_TOKENS): protected endpoints answer 401")

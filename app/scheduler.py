@@ -1,14 +1,17 @@
-"""Background jobs (APScheduler 3.x): clear reference caches, warm bucket stats.
+"""Background jobs (APScheduler 3.x): clear reference caches, warm bucket stats, abort stale
+multipart uploads.
 
 Each job runs at most once at a time (`max_instances=1`), missed runs coalesce into one, and a
 run later than `misfire_grace_seconds` is skipped. Every run ends in exactly one log line and one
-`dg_job_runs_total{job,status}` increment (status success, failure or skipped); a failure never
+`dg_job_runs_total{task,status}` increment (status success, failure or skipped); a failure never
 stops the schedule.
 
 `clear_cache` runs on every replica (each has its own reference cache). `warm_stats` warms shared
 figures, so each interval one replica does it: every replica's timer fires, and only the one that
 takes the interval's job lease from the coordination backend (Redis: across replicas; in-process:
-this replica) runs it; the others count a `skipped` run.
+this replica) runs it; the others count a `skipped` run. `abort_uploads` runs hourly the same
+way, on the default bucket and the warmed ones: multipart uploads a crashed process left behind
+cost storage until aborted (an S3 lifecycle rule can do the same, see the README).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from app.errors import ComputationPending, GliderError, InvalidInput
+from app.errors import ComputationPending, GliderError
 from app.services.bundle import Services
 from app.services.maintenance import ClearTrigger
 from app.settings import SchedulerSettings
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 
 CLEAR_CACHE = "clear_cache"
 WARM_STATS = "warm_stats"
+ABORT_UPLOADS = "abort_uploads"
+ABORT_UPLOADS_INTERVAL = 3600.0
 
 
 def run_job(services: Services, job: str, work: Callable[[], str]) -> bool:
@@ -92,11 +97,30 @@ def warm_stats_turn(
     return run_job(services, WARM_STATS, lambda: warm_stats_job(services, buckets, modes))
 
 
-def parse_modes(names: tuple[str, ...]) -> tuple[StatsMode, ...]:
-    try:
-        return tuple(StatsMode(name) for name in names)
-    except ValueError as err:
-        raise InvalidInput(f"DG_WARM_MODES: {err}; use quick, sampled or detailed") from err
+def abort_uploads_job(services: Services, buckets: tuple[str, ...], older_than: timedelta) -> str:
+    """Abort multipart uploads older than `older_than` in each bucket; every bucket is tried."""
+    if services.store is None:
+        return "no object store"
+    aborted: list[str] = []
+    failures: list[GliderError] = []
+    for bucket in buckets:
+        try:
+            aborted.append(f"{bucket}={services.store.abort_incomplete_uploads(bucket, older_than)}")
+        except GliderError as err:
+            failures.append(err)
+            aborted.append(f"{bucket}=error")
+    if failures:
+        raise type(failures[0])(f"{len(failures)} of {len(buckets)} failed ({', '.join(aborted)})")
+    return "aborted " + ", ".join(aborted)
+
+
+def abort_uploads_turn(services: Services, buckets: tuple[str, ...], older_than: timedelta) -> bool:
+    """Run `abort_uploads` if this replica wins this interval's job lease; else count it skipped."""
+    flight = services.flight
+    if flight is not None and not flight.try_acquire_job(ABORT_UPLOADS, ABORT_UPLOADS_INTERVAL):
+        services.metrics.job_runs.labels(ABORT_UPLOADS, "skipped").inc()
+        return False
+    return run_job(services, ABORT_UPLOADS, lambda: abort_uploads_job(services, buckets, older_than))
 
 
 def build_scheduler(config: SchedulerSettings, services: Services) -> BackgroundScheduler:
@@ -119,7 +143,7 @@ def build_scheduler(config: SchedulerSettings, services: Services) -> Background
             id=CLEAR_CACHE,
             name=CLEAR_CACHE,
         )
-    modes = parse_modes(config.warm_modes)
+    modes = config.warm_modes
     if config.warm_interval > 0 and config.warm_buckets and modes:
         scheduler.add_job(
             warm_stats_turn,
@@ -130,5 +154,15 @@ def build_scheduler(config: SchedulerSettings, services: Services) -> Background
             next_run_time=datetime.now(UTC) + timedelta(seconds=1),
             id=WARM_STATS,
             name=WARM_STATS,
+        )
+    if config.abort_uploads_after_hours > 0 and services.store is not None:
+        buckets = tuple(dict.fromkeys((services.default_bucket, *config.warm_buckets)))
+        scheduler.add_job(
+            abort_uploads_turn,
+            "interval",
+            args=(services, buckets, timedelta(hours=config.abort_uploads_after_hours)),
+            seconds=ABORT_UPLOADS_INTERVAL,
+            id=ABORT_UPLOADS,
+            name=ABORT_UPLOADS,
         )
     return scheduler

@@ -1,28 +1,26 @@
 """Reference cache benchmark: a delta upload with a cold cache versus a warm one.
 
-    flock /tmp/glider-bench.lock .venv/bin/python -m bench.cache      (or: make bench-cache)
+    .venv/bin/python -m bench.cache      (or: make bench-cache; --repeats, --files for a smaller run)
 
 The reference is `ziptree-v0.zip` from `bench.common.zip_tree_series()` (~61 MB), stored as the
 reference.bin of a deltaspace on a real SeaweedFS. For each cache composition, REPEATS times, a
 fresh engine with an empty cache (a new process) uploads `ziptree-v1.zip` (cold: it downloads
 reference.bin, verifies it and fills the cache), then the same file under another key (warm: the
 cache serves the reference); then `ReferenceProvider.open` alone is timed warm and, after a
-clear, cold. Medians are reported. "No cache" (a zero budget) shows the cost without one.
-Writes the "## Reference cache" section of bench/RESULTS.md and prints it.
+clear, cold. Medians with min-max are reported. "No cache" (a zero budget) shows the cost
+without one. Writes bench/results/cache.md and prints it.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from botocore.awsrequest import AWSPreparedRequest
 from prometheus_client import CollectorRegistry
 
 from app.caches.base import ReferenceCache
@@ -39,25 +37,9 @@ from app.observability.metrics import Metrics
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
 from bench.common import zip_tree_series
+from bench.fragment import MIN_REPEATS, Run, spread, write_fragment
 
-REPEATS = 5
 BUDGET = 512 * 1024 * 1024
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-HEADING = "## Reference cache"
-COMMAND = "flock /tmp/glider-bench.lock .venv/bin/python -m bench.cache"
-
-
-@dataclass
-class GetCounter:
-    """Counts GetObject requests for reference.bin as they leave for SeaweedFS."""
-
-    gets: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, request: AWSPreparedRequest, **_: object) -> None:
-        if request.url.split("?", 1)[0].endswith("/reference.bin"):
-            with self.lock:
-                self.gets += 1
 
 
 def compositions(work: Path) -> dict[str, Callable[[Path], ReferenceCache]]:
@@ -101,15 +83,15 @@ def timed_open(references: ReferenceProvider, space: DeltaSpace, sha: str) -> fl
 @dataclass(frozen=True)
 class Row:
     name: str
-    upload_cold: float
-    upload_warm: float
-    open_cold: float
-    open_warm: float
+    upload_cold: list[float]
+    upload_warm: list[float]
+    open_cold: list[float]
+    open_warm: list[float]
     gets_per_rep: float
 
 
-def run() -> tuple[list[Row], int]:
-    series = zip_tree_series()
+def run(repeats: int, files: int) -> tuple[list[Row], Path]:
+    series = zip_tree_series() if files == 1800 else zip_tree_series(f"ziptree-{files}", files=files)
     reference, target = series.files[0], series.files[1]
     ref_sha = sha256_file(reference)
     space = DeltaSpace("bench-cache", "builds")
@@ -118,15 +100,14 @@ def run() -> tuple[list[Row], int]:
         work = Path(top) / "work"
         work.mkdir()
         store = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
-        counter = GetCounter()
-        store.client.meta.events.register("before-send.s3.GetObject", counter)
         store.create_bucket(space.bucket)
         seed, _ = engine_for(store, MemoryReferenceCache(0), work)
         seed.put(space.bucket, f"{space.prefix}/ziptree-v0.zip", reference)
         for index, (name, make) in enumerate(compositions(work).items()):
             samples: list[tuple[float, float, float, float]] = []
-            gets_before = counter.gets
-            for rep in range(REPEATS):
+            # Only reference.bin is ever read in this bench (uploads HEAD and PUT), so every GET counts.
+            gets_before = store.counts["get"]
+            for rep in range(repeats):
                 folder = Path(top) / f"c{index}-{rep}"
                 folder.mkdir()
                 cache = make(folder)
@@ -139,25 +120,23 @@ def run() -> tuple[list[Row], int]:
                 cache.clear()
                 open_cold = timed_open(references, space, ref_sha)
                 samples.append((up_cold, up_warm, open_cold, open_warm))
-            gets = (counter.gets - gets_before) / REPEATS
-            medians = [statistics.median(column) for column in zip(*samples, strict=True)]
-            rows.append(Row(name, *medians, gets))
+            gets = (store.counts["get"] - gets_before) / repeats
+            columns = [list(column) for column in zip(*samples, strict=True)]
+            rows.append(Row(name, *columns, gets))
             print(rows[-1], flush=True)
         store.close()
-    return rows, reference.stat().st_size
+    return rows, reference
 
 
-def render(rows: list[Row], ref_size: int) -> str:
+def render(rows: list[Row], reference: Path, repeats: int) -> str:
     lines = [
-        HEADING,
-        "",
-        f"Command: `{COMMAND}` (2 cores shared with other work; median of {REPEATS}). Reference "
-        f"`ziptree-v0.zip`, {ref_size / 1e6:.1f} MB, on a SeaweedFS on the same machine (loopback: "
-        "a remote S3 makes the cold fetch slower still); the upload is `ziptree-v1.zip` into the same "
-        "deltaspace (`DeltaEngine.put`, xdelta3 level 1). Cold = first upload of a new engine with an "
-        "empty cache (GET reference.bin, SHA-256 check, cache fill); warm = the same file again under "
-        "another key (reference from the cache, SHA-256 checked on open, decrypted into a memfd "
-        "when encrypted). The reference columns time `ReferenceProvider.open` alone.",
+        f"{repeats} repeats. Reference `{reference.name}`, {reference.stat().st_size / 1e6:.1f} MB, on a "
+        "SeaweedFS on the same machine (loopback: a remote S3 makes the cold fetch slower still); the "
+        "upload is the next version into the same deltaspace (`DeltaEngine.put` with Glider's default codec, "
+        "xdelta3 `-3 -N -S none -D`). Cold = first upload of a new engine with an empty cache (GET "
+        "reference.bin, SHA-256 check, cache fill); warm = the same file again under another key "
+        "(reference from the cache, SHA-256 checked on open, decrypted into a memfd when encrypted). "
+        "The reference columns time `ReferenceProvider.open` alone. Seconds, median (min-max).",
         "",
         "| cache | upload cold (s) | upload warm (s) | reference cold (s) | reference warm (s) "
         "| reference GETs per run |",
@@ -165,8 +144,8 @@ def render(rows: list[Row], ref_size: int) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r.name} | {r.upload_cold:.2f} | {r.upload_warm:.2f} | {r.open_cold:.2f} "
-            f"| {r.open_warm:.2f} | {r.gets_per_rep:g} |"
+            f"| {r.name} | {spread(r.upload_cold)} | {spread(r.upload_warm)} | {spread(r.open_cold)} "
+            f"| {spread(r.open_warm)} | {r.gets_per_rep:g} |"
         )
     lines += [
         "",
@@ -176,27 +155,18 @@ def render(rows: list[Row], ref_size: int) -> str:
         "costs unrelated to the cache (connection pool, page cache). On loopback a 60 MB GET is cheap, "
         "so the saving here is a lower bound; it grows with the distance to S3.",
     ]
-    return "\n".join(lines) + "\n"
-
-
-def write_section(section: str) -> None:
-    """Replace (or append) our section of RESULTS.md, leaving other sections untouched."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(HEADING + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        tail = text[end + 1 :] if end >= 0 else ""
-        text = text[:start] + section + ("\n" + tail if tail else "")
-    RESULTS.write_text(text)
+    return "\n".join(lines)
 
 
 def main() -> None:
-    rows, ref_size = run()
-    section = render(rows, ref_size)
-    write_section(section)
-    print(section)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS)
+    parser.add_argument("--files", type=int, default=1800, help="files in the generated zip tree")
+    args = parser.parse_args()
+    conditions = Run()
+    rows, reference = run(args.repeats, args.files)
+    path = write_fragment("cache", "## Reference cache", conditions, render(rows, reference, args.repeats))
+    print(path.read_text())
 
 
 if __name__ == "__main__":

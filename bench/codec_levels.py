@@ -1,23 +1,26 @@
-"""Pick the codec settings by measurement: delta size and encode/decode time per configuration.
+"""Pick the codec settings by measurement: delta size and encode/decode speed per configuration.
 
-Run as `flock /tmp/glider-bench.lock .venv/bin/python -m bench.codec_levels`. Every version of
-each series is encoded against the series' first version (what the engine does: one reference
-per deltaspace, no chains). Writes the "## Engine: codec settings" section of bench/RESULTS.md.
+Run as `.venv/bin/python -m bench.codec_levels` (also `make bench-codec`; `--repeats`, `--series`,
+`--versions` for a smaller run). Every version of each series is encoded against the series'
+first version (what the engine does: one reference per deltaspace, no chains), `--repeats` times;
+speeds are medians with min-max. Writes bench/results/codec_levels.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import Series, all_series, write_section
+from bench.common import Series, all_series
+from bench.fragment import MIN_REPEATS, Run, spread, write_fragment
 
-HEADING = "## Engine: codec settings"
-
-# name -> (encode argv builder, decode argv builder)
 XD = ["xdelta3", "-f"]
+ZSTD = "zstd -3 --patch-from --long=31"
+# name -> (encode argv, decode argv); the files are appended per pair.
 CONFIGS: dict[str, tuple[list[str], list[str]]] = {
     "xdelta3 -9 (DeltaGlider, no -D)": ([*XD, "-e", "-9"], [*XD, "-d"]),
     "xdelta3 -9 -D": ([*XD, "-e", "-9", "-D"], [*XD, "-d", "-D"]),
@@ -27,8 +30,11 @@ CONFIGS: dict[str, tuple[list[str], list[str]]] = {
     "xdelta3 -3 -N -D -S none": ([*XD, "-e", "-3", "-N", "-D", "-S", "none"], [*XD, "-d", "-D"]),
     "xdelta3 -3 -N -D -S djw": ([*XD, "-e", "-3", "-N", "-D", "-S", "djw"], [*XD, "-d", "-D"]),
     "xdelta3 -6 -N -D -S none": ([*XD, "-e", "-6", "-N", "-D", "-S", "none"], [*XD, "-d", "-D"]),
+    ZSTD: (
+        ["zstd", "-q", "-f", "-3", "--long=31", "--patch-from"],
+        ["zstd", "-q", "-f", "-d", "--long=31", "--patch-from"],
+    ),
 }
-ZSTD = "zstd -3 --patch-from --long=31"
 
 
 def _window(ref: Path) -> list[str]:
@@ -43,79 +49,84 @@ def _run(argv: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def measure(series: Series, tmp: Path) -> dict[str, tuple[int, int, float, float]]:
-    """config -> (total target bytes, total delta bytes, encode s, decode s) over versions 1..n."""
+def _pair(name: str, ref: Path, target: Path, delta: Path, back: Path) -> tuple[float, float]:
+    enc, dec = CONFIGS[name]
+    if name == ZSTD:
+        return (_run([*enc, str(ref), str(target), "-o", str(delta)]),
+                _run([*dec, str(ref), str(delta), "-o", str(back)]))  # fmt: skip
+    window = _window(ref)
+    return (_run([*enc, *window, "-s", str(ref), str(target), str(delta)]),
+            _run([*dec, *window, "-s", str(ref), str(delta), str(back)]))  # fmt: skip
+
+
+@dataclass
+class Figures:
+    """One configuration over one series: bytes, and per repeat the encode / decode seconds."""
+
+    total: int = 0
+    delta: int = 0
+    encode_s: list[float] = field(default_factory=list)
+    decode_s: list[float] = field(default_factory=list)
+
+
+def measure(series: Series, tmp: Path, repeats: int) -> dict[str, Figures]:
     ref, targets = series.files[0], series.files[1:]
-    out: dict[str, tuple[int, int, float, float]] = {}
-    for name, (enc, dec) in CONFIGS.items():
-        total = delta_total = 0
-        enc_s = dec_s = 0.0
-        for target in targets:
-            delta, back = tmp / "d", tmp / "back"
-            enc_s += _run([*enc, *_window(ref), "-s", str(ref), str(target), str(delta)])
-            dec_s += _run([*dec, *_window(ref), "-s", str(ref), str(delta), str(back)])
-            total += target.stat().st_size
-            delta_total += delta.stat().st_size
-        out[name] = (total, delta_total, enc_s, dec_s)
-    total = delta_total = 0
-    enc_s = dec_s = 0.0
-    for target in targets:
-        delta, back = tmp / "d", tmp / "back"
-        enc_s += _run(
-            ["zstd", "-q", "-f", "-3", "--long=31", "--patch-from", str(ref), str(target), "-o", str(delta)]
-        )
-        dec_s += _run(
-            ["zstd", "-q", "-f", "-d", "--long=31", "--patch-from", str(ref), str(delta), "-o", str(back)]
-        )
-        total += target.stat().st_size
-        delta_total += delta.stat().st_size
-    out[ZSTD] = (total, delta_total, enc_s, dec_s)
+    out = {name: Figures() for name in CONFIGS}
+    delta, back = tmp / "d", tmp / "back"
+    for rep in range(repeats):
+        for name, figures in out.items():  # configurations interleaved within a repeat
+            enc_s = dec_s = 0.0
+            for target in targets:
+                enc, dec = _pair(name, ref, target, delta, back)
+                enc_s, dec_s = enc_s + enc, dec_s + dec
+                if rep == 0:
+                    figures.total += target.stat().st_size
+                    figures.delta += delta.stat().st_size
+            figures.encode_s.append(enc_s)
+            figures.decode_s.append(dec_s)
     return out
 
 
-def render(rows: list[str]) -> str:
-    intro = (
-        "Command: `flock /tmp/glider-bench.lock .venv/bin/python -m bench.codec_levels` (2 shared cores: "
-        "speeds are noisy, compare within a run). Versions 2..6 of each series (bench/common.py) encoded "
-        "against version 1 with xdelta3 3.0.11 (`-B` covering the reference) and zstd 1.5.4; "
-        "delta/original is over all pairs. Decisions taken from it: `-D` always (without it the gzip "
-        "series' small deltas are not byte-exact, see the Engine table); level 3 with `-N` (no "
-        "target self-matching) and no secondary compressor: on the zip series within 0.3 point of "
-        "`-9` for 2.5-3.5x its encode speed, and faster than `-1` while smaller; djw/lzma secondary "
-        "compression buys under 1% for a large slowdown. zstd `--patch-from` (opt-in, `DG_CODEC=zstd`) "
-        "encodes fastest for ~3% more bytes but DeltaGlider cannot read it."
-    )
-    return "\n".join([HEADING, "", intro, "", *rows]) + "\n"
+def row(label: str, name: str, f: Figures) -> str:
+    mb = f.total / 1e6
+    return (f"| {label} | {name} | {f.delta / f.total:.2%} | {spread([mb / s for s in f.encode_s], 1)} "
+            f"| {spread([mb / s for s in f.decode_s], 1)} |")  # fmt: skip
 
 
 def main() -> None:
-    rows: list[str] = [
-        "| series | config | delta/original | encode MB/s | decode MB/s |",
-        "|---|---|---:|---:|---:|",
-    ]
-    sums: dict[str, list[float]] = {}
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS)
+    parser.add_argument("--series", nargs="*", help="only these series (bench/common.py names)")
+    parser.add_argument("--versions", type=int, default=0, help="only the first N versions of each series")
+    args = parser.parse_args()
+    conditions = Run()
+    rows = ["| series | config | delta/original | encode MB/s | decode MB/s |", "|---|---|---:|---:|---:|"]
+    sums = {name: Figures(0, 0, [0.0] * args.repeats, [0.0] * args.repeats) for name in CONFIGS}
     with tempfile.TemporaryDirectory() as tmp:
-        for series in all_series():
-            for name, (total, delta, enc_s, dec_s) in measure(series, Path(tmp)).items():
-                mb = total / 1e6
-                rows.append(
-                    f"| {series.name} | {name} | {delta / total:.2%} | {mb / enc_s:.1f} | {mb / dec_s:.1f} |"
-                )
-                acc = sums.setdefault(name, [0, 0, 0.0, 0.0])
-                acc[0] += total
-                acc[1] += delta
-                acc[2] += enc_s
-                acc[3] += dec_s
+        for found in all_series(args.series):
+            series = Series(found.name, found.suffix, found.files[: args.versions or None])
+            for name, figures in measure(series, Path(tmp), args.repeats).items():
+                rows.append(row(series.name, name, figures))
+                acc = sums[name]
+                acc.total, acc.delta = acc.total + figures.total, acc.delta + figures.delta
+                acc.encode_s = [a + b for a, b in zip(acc.encode_s, figures.encode_s, strict=True)]
+                acc.decode_s = [a + b for a, b in zip(acc.decode_s, figures.decode_s, strict=True)]
                 print(rows[-1], flush=True)
-    rows.append("| **all** | | | | |")
-    for name, (total, delta, enc_s, dec_s) in sums.items():
-        rows.append(
-            f"| all | {name} | {delta / total:.2%} ({delta / 1e6:.2f} MB) | {total / 1e6 / enc_s:.1f} "
-            f"| {total / 1e6 / dec_s:.1f} |"
-        )
-    section = render(rows)
-    write_section(HEADING, section)
-    print(section)
+    rows += [row("**all**", name, figures) for name, figures in sums.items()]
+    intro = (
+        f"{args.repeats} repeats. Versions 2.. of each series (bench/common.py) encoded against version 1 "
+        "with xdelta3 (`-B` covering the reference) and zstd; delta/original is over all pairs, speeds "
+        "are MB of targets per second, median (min-max). Decisions taken from it: `-D` always "
+        "(without it the gzip series' small deltas are not byte-exact, see the Engine section); level 3 "
+        "with `-N` (no target self-matching) and no secondary compressor: near `-9` in size on the zip "
+        "series at several times its encode speed; djw/lzma secondary compression buys under 1% for a "
+        "large slowdown. zstd `--patch-from` (opt-in, `DG_CODEC=zstd`) encodes fastest for a few percent "
+        "more bytes but DeltaGlider cannot read it."
+    )
+    path = write_fragment(
+        "codec_levels", "## Engine: codec settings", conditions, "\n".join([intro, "", *rows])
+    )
+    print(path.read_text())
 
 
 if __name__ == "__main__":

@@ -218,26 +218,16 @@ def big_pair(size: int = 1 << 30, name: str = "big") -> tuple[Path, Path]:
     return first, second
 
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+def all_series(names: list[str] | None = None) -> list[Series]:
+    """Every series (or those named), fetching or generating what is missing."""
 
+    def wanted(name: str) -> bool:
+        return not names or name in names
 
-def write_section(heading: str, section: str) -> None:
-    """Replace (or append) the `heading` section of bench/RESULTS.md, leaving the others alone."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(heading + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(heading))
-        tail = text[end + 1 :] if end >= 0 else ""
-        text = text[:start] + section + ("\n" + tail if tail else "")
-    RESULTS.write_text(text)
-
-
-def all_series() -> list[Series]:
-    out = [pypi_series(*spec) for spec in PYPI_SERIES]
-    out += [npm_series(*spec) for spec in NPM_SERIES]
-    out.append(zip_tree_series())
+    out = [pypi_series(*spec) for spec in PYPI_SERIES if wanted(spec[0])]
+    out += [npm_series(*spec) for spec in NPM_SERIES if wanted(spec[0])]
+    if wanted("ziptree"):
+        out.append(zip_tree_series())
     return out
 
 

@@ -1,10 +1,10 @@
 """Replicas benchmark: GET stats at 50 concurrent clients spread over three uvicorn replicas that
 share one redis-server and one SeaweedFS, with the fresh window on and off.
 
-Run: `flock /tmp/glider-bench.lock .venv/bin/python -m bench.replicas` (writes the "## Replicas"
-section of bench/RESULTS.md). For each configuration, three fresh replicas start, one request
-warms the shared value, then 50 clients (round-robin over the replicas, each sending its next
-request as soon as the last one answers) run for `--seconds`. Reported: latency p50/p99,
+Run: `.venv/bin/python -m bench.replicas` (writes bench/results/replicas.md). For each
+configuration, `--repeats` times: three fresh replicas start, one request warms the shared value,
+then 50 clients (round-robin over the replicas, each sending its next request as soon as the last
+one answers) run for `--seconds`. Reported as medians with min-max: latency p50/p99,
 throughput, how answers were obtained (`cache.result`), completed stats computations, and S3
 LIST requests per minute: validation LISTs summed over the replicas'
 `dg_stats_validation_list_seconds_count` (the bucket is under 1,000 objects, so one LIST request
@@ -15,24 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
-from app.storage.lean import LeanS3
-from app.storage.lean_store import LeanObjectStore
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
-from app.storage.sigv4 import Credentials
-from bench.common import write_section
+from bench.fragment import MIN_REPEATS, Run, spread, write_fragment
 from tests.conftest import S3Endpoint
 from tests.support.redis_server import RedisServer
 from tests.support.replicas import AUTH, ReplicaSet, big_wire_bucket, replica_env
 
-HEADING = "## Replicas"
 BUCKET = "replicas-bench"
 CLIENTS = 50
 REPLICAS = 3
@@ -41,6 +36,8 @@ DELTAS = 800  # + 2 x 10 references / direct files: one LIST page
 
 @dataclass
 class Row:
+    """One configuration in one repeat."""
+
     name: str
     fresh_seconds: float
     redis: bool
@@ -105,29 +102,32 @@ def run_row(endpoint: S3Endpoint, redis: RedisServer | None, row: Row, seconds: 
     return row
 
 
-def render(rows: list[Row], objects: int, seconds: float) -> str:
+def render(runs: dict[str, list[Row]], objects: int, seconds: float, repeats: int) -> str:
     lines = [
-        HEADING,
-        "",
-        "Command: `flock /tmp/glider-bench.lock .venv/bin/python -m bench.replicas` "
-        f"(2 cores shared with other work, {platform.machine()}, Python {platform.python_version()}; "
-        "three uvicorn replicas, redis-server, SeaweedFS and the load generator on one machine). "
-        f"GET /buckets/{{b}}/stats?mode=detailed on a {objects}-object bucket (one LIST page), "
-        f"{CLIENTS} concurrent clients round-robin over {REPLICAS} replicas for {seconds:.0f} s each, "
-        "after one warming request. LISTs = validation LISTs summed over the replicas' "
-        "`dg_stats_validation_list_seconds_count`.",
+        f"{repeats} repeats per configuration; three uvicorn replicas, redis-server, SeaweedFS and the "
+        f"load generator on one machine. GET /buckets/{{b}}/stats?mode=detailed on a {objects}-object "
+        f"bucket (one LIST page), {CLIENTS} concurrent clients round-robin over {REPLICAS} replicas for "
+        f"{seconds:.0f} s each, after one warming request. LISTs = validation LISTs summed over the "
+        "replicas' `dg_stats_validation_list_seconds_count`. Answers and errors are summed over the "
+        "repeats.",
         "",
         "| configuration | requests | req/s | p50 (ms) | p99 (ms) | answers | computations | S3 LISTs/min |",
         "|---|---:|---:|---:|---:|---|---:|---:|",
     ]
-    for row in rows:
-        answers = ", ".join(f"{k} {v}" for k, v in sorted(row.results.items()))
-        if row.errors:
-            answers += f", errors {row.errors}"
+    for name, rows in runs.items():
+        results: dict[str, int] = {}
+        for row in rows:
+            for key, value in row.results.items():
+                results[key] = results.get(key, 0) + value
+        answers = ", ".join(f"{k} {v}" for k, v in sorted(results.items()))
+        if errors := sum(row.errors for row in rows):
+            answers += f", errors {errors}"
         lines.append(
-            f"| {row.name} | {len(row.latencies)} | {len(row.latencies) / row.seconds:.0f} | "
-            f"{row.pct(0.50):.1f} | {row.pct(0.99):.1f} | {answers} | {row.computations:.0f} | "
-            f"{row.lists * 60 / row.seconds:.0f} |"
+            f"| {name} | {spread([len(r.latencies) for r in rows], 0)} "
+            f"| {spread([len(r.latencies) / r.seconds for r in rows], 0)} "
+            f"| {spread([r.pct(0.50) for r in rows], 1)} | {spread([r.pct(0.99) for r in rows], 1)} "
+            f"| {answers} | {spread([r.computations for r in rows], 0)} "
+            f"| {spread([r.lists * 60 / r.seconds for r in rows], 0)} |"
         )
     lines += [
         "",
@@ -137,10 +137,8 @@ def render(rows: list[Row], objects: int, seconds: float) -> str:
         "still answered at once from the shared value (`stale`), and revalidations run back to "
         "back, one at a time across the replicas, so the LIST rate is bounded by a LIST's "
         "duration, not by the request rate. Without Redis each replica keeps its own window and "
-        "revalidates on its own (three times the LISTs). Before coordination every request made "
-        "its own LIST (the Service section's second row). The load generator is one Python "
-        "process on the same 2 cores: request rates and tails are bounded by it, not by Glider.",
-        "",
+        "revalidates on its own (three times the LISTs). The load generator is one Python "
+        "process on the same cores: request rates and tails are bounded by it, not by Glider.",
     ]
     return "\n".join(lines)
 
@@ -148,29 +146,32 @@ def render(rows: list[Row], objects: int, seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS)
     args = parser.parse_args()
-    rows = [
-        Row("Redis, fresh window on (DG_STATS_FRESH_SECONDS=30)", 30, True),
-        Row("Redis, fresh window off (DG_STATS_FRESH_SECONDS=0)", 0, True),
-        Row("no Redis (in-process per replica), fresh window on", 30, False),
+    conditions = Run()
+    configurations = [
+        ("Redis, fresh window on (DG_STATS_FRESH_SECONDS=30)", 30, True),
+        ("Redis, fresh window off (DG_STATS_FRESH_SECONDS=0)", 0, True),
+        ("no Redis (in-process per replica), fresh window on", 30, False),
     ]
+    runs: dict[str, list[Row]] = {name: [] for name, _, _ in configurations}
     with SeaweedServer() as weed, RedisServer() as redis:
         endpoint = S3Endpoint(weed.endpoint_url, weed.access_key, weed.secret_key)
         s3 = S3ObjectStore(weed.endpoint_url, "us-east-1", weed.access_key, weed.secret_key)
         s3.create_bucket(BUCKET)
-        lean = LeanS3(weed.endpoint_url, "us-east-1", Credentials(weed.access_key, weed.secret_key))
-        wire = big_wire_bucket(LeanObjectStore(lean, fallback=lambda: s3), BUCKET, DELTAS, spaces=10)
+        wire = big_wire_bucket(s3, BUCKET, DELTAS, spaces=10)
         objects = len(wire.objects)
-        for row in rows:
-            redis.flushall()
-            run_row(endpoint, redis if row.redis else None, row, args.seconds)
-            print(f"{row.name}: {len(row.latencies)} requests, p50 {row.pct(0.5):.1f} ms, "
-                  f"p99 {row.pct(0.99):.1f} ms, LISTs {row.lists:.0f}", file=sys.stderr)  # fmt: skip
-        lean.close()
+        for rep in range(args.repeats):
+            for name, fresh, shared in configurations:  # interleaved, so drift hits all alike
+                redis.flushall()
+                row = run_row(endpoint, redis if shared else None, Row(name, fresh, shared), args.seconds)
+                runs[name].append(row)
+                summary = f"{len(row.latencies)} requests, p50 {row.pct(0.5):.1f} ms, LISTs {row.lists:.0f}"
+                print(f"repeat {rep + 1}: {row.name}: {summary}", file=sys.stderr)
         s3.close()
-    section = render(rows, objects, args.seconds)
-    write_section(HEADING, section)
-    print(section)
+    body = render(runs, objects, args.seconds, args.repeats)
+    path = write_fragment("replicas", "## Replicas", conditions, body)
+    print(path.read_text())
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Service benchmark: the HTTP API under a real uvicorn process on a real SeaweedFS.
 
-1. GET /buckets/{b}/stats?mode=sampled with a warm cache at 50 concurrent clients:
-   throughput, p50, p99.
+1. GET /buckets/{b}/stats?mode=sampled with a warm cache at 50 concurrent clients: throughput,
+   p50, p99, and how the answers were obtained, with the fresh window on (the default 30 s) and
+   off (DG_STATS_FRESH_SECONDS=0, a second service started by this same command).
 2. 8 concurrent build agents POSTing versions, into one shared prefix and into separate
    prefixes: MB/s of original bytes; then every object is downloaded and compared byte-exact.
 
-Run: `flock /tmp/glider-bench.lock .venv/bin/python -m bench.service` (or `make bench-service`).
-Writes the "## Service" section of bench/RESULTS.md.
+Each measurement is repeated `--repeats` times (medians with min-max).
+Run: `.venv/bin/python -m bench.service` (or `make bench-service`). Writes bench/results/service.md.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
-import platform
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -31,13 +30,13 @@ from pathlib import Path
 
 import httpx
 
+from app.domain.sizes import MiB
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer, free_ports
+from bench.fragment import MIN_REPEATS, Run, spread, write_fragment
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-MiB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -86,6 +85,16 @@ def run_service(weed: SeaweedServer, workdir: Path, extra: dict[str, str] | None
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def answers(results: list[dict[str, float]]) -> str:
+    """How the answers of every repeat were obtained (`cache.result` counts, summed)."""
+    total: dict[str, float] = {}
+    for r in results:
+        for key, value in r.items():
+            if key.startswith("result_"):
+                total[key.removeprefix("result_")] = total.get(key.removeprefix("result_"), 0) + value
+    return ", ".join(f"{k} {v:.0f}" for k, v in sorted(total.items()))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -176,18 +185,17 @@ async def bench_stats(url: str, bucket: str, clients: int, requests: int) -> dic
         "rps": len(latencies) / elapsed,
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
-        "hits": results.get("hit", 0),
-        "other": sum(v for k, v in results.items() if k != "hit"),
+        **{f"result_{k}": float(v) for k, v in results.items()},
     }
 
 
 async def bench_agents(
-    url: str, bucket: str, agents: int, blobs: list[list[bytes]], shared: bool
+    url: str, bucket: str, agents: int, blobs: list[list[bytes]], shared: bool, rep: int
 ) -> dict[str, float]:
     """Each agent uploads its versions in order; returns MB/s of original bytes and checks."""
     stored: dict[str, int] = {}
     keys: dict[str, str] = {}
-    layout = "shared" if shared else "separate"
+    layout = f"{'shared' if shared else 'separate'}-{rep}"
 
     async def agent(index: int, client: httpx.AsyncClient) -> None:
         prefix = f"{layout}/builds" if shared else f"{layout}/agent-{index}"
@@ -223,15 +231,9 @@ async def bench_agents(
     }
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Service\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--validated-requests", type=int, default=500)
@@ -239,9 +241,11 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=8)
     parser.add_argument("--versions", type=int, default=5)
     parser.add_argument("--size-mb", type=float, default=4.0)
-    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-
+    conditions = Run()
+    fresh: list[dict[str, float]] = []
+    revalidating: list[dict[str, float]] = []
+    agent_results: dict[str, list[dict[str, float]]] = {"shared": [], "separate": []}
     with tempfile.TemporaryDirectory(prefix="glider-bench-svc-") as tmp, SeaweedServer() as weed:
         work = Path(tmp)
         store = S3ObjectStore(weed.endpoint_url, "us-east-1", weed.access_key, weed.secret_key)
@@ -258,64 +262,69 @@ def main() -> None:
                     body = series[version] if index % 5 else f"note {index}\n".encode() * 50
                     client.post("/upload", params={"bucket": stats_bucket, "key": key},
                                 content=body).raise_for_status()  # fmt: skip
-            # Within the fresh window (DG_STATS_FRESH_SECONDS=30): answered from memory, no LIST.
-            stats = asyncio.run(bench_stats(svc.url, stats_bucket, args.clients, args.requests))
             size = int(args.size_mb * MiB)
-            agent_results = {}
-            for shared in (True, False):
-                # Shared: every agent builds the same product (one base, its own edits) into one
-                # prefix. Separate: unrelated products, one prefix each.
-                base = make_versions(1, size, seed=7)[0] if shared else None
-                blobs = [
-                    make_versions(args.versions, size, seed=100 + i, base=base) for i in range(args.agents)
-                ]
-                agent_results["shared" if shared else "separate"] = asyncio.run(
-                    bench_agents(svc.url, upload_bucket, args.agents, blobs, shared)
-                )
-        # Fresh window off: every request re-validates the cached document with one LIST.
+            for rep in range(args.repeats):
+                # Within the fresh window (DG_STATS_FRESH_SECONDS=30): answered from memory, no LIST.
+                fresh.append(asyncio.run(bench_stats(svc.url, stats_bucket, args.clients, args.requests)))
+                for shared in (True, False):
+                    # Shared: every agent builds the same product (one base, its own edits) into one
+                    # prefix. Separate: unrelated products, one prefix each.
+                    base = make_versions(1, size, seed=7)[0] if shared else None
+                    blobs = [
+                        make_versions(args.versions, size, seed=100 + i, base=base)
+                        for i in range(args.agents)
+                    ]
+                    agent_results["shared" if shared else "separate"].append(
+                        asyncio.run(bench_agents(svc.url, upload_bucket, args.agents, blobs, shared, rep))
+                    )
+        # Fresh window off: every request starts a revalidation (one LIST at a time) and is
+        # answered the last value at once.
         with run_service(weed, work, {"DG_STATS_FRESH_SECONDS": "0"}) as svc:
-            validated = asyncio.run(bench_stats(svc.url, stats_bucket, args.clients, args.validated_requests))
+            for _ in range(args.repeats):
+                revalidating.append(
+                    asyncio.run(bench_stats(svc.url, stats_bucket, args.clients, args.validated_requests))
+                )
         store.close()
 
-    cpu = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    def stats_row(label: str, runs: list[dict[str, float]]) -> str:
+        return (
+            f"| {label} | {runs[0]['requests']:.0f} | {spread([r['rps'] for r in runs], 0)} "
+            f"| {spread([r['p50_ms'] for r in runs], 1)} | {spread([r['p99_ms'] for r in runs], 1)} "
+            f"| {answers(runs)} |"
+        )
+
     lines = [
-        "## Service",
-        "",
-        f"Command: `flock /tmp/glider-bench.lock .venv/bin/python -m bench.service` ({cpu}; service, "
-        "SeaweedFS and the load generator share the machine; one uvicorn worker, INFO logging).",
+        f"{args.repeats} repeats; service, SeaweedFS and the load generator share the machine; one "
+        "uvicorn worker, INFO logging. The second row's service is started by this same command with "
+        "`DG_STATS_FRESH_SECONDS=0`.",
         "",
         f"GET /buckets/{{b}}/stats?mode=sampled, warm cache, {args.clients} concurrent clients, "
-        f"over a {args.objects}-object bucket:",
+        f"over a {args.objects}-object bucket (per repeat; answers summed over the repeats):",
         "",
-        "| validation | requests | throughput (req/s) | p50 (ms) | p99 (ms) | cache hits |",
-        "|---|---:|---:|---:|---:|---:|",
-        *(
-            f"| {label} | {r['requests']:.0f} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-            f"{r['hits']:.0f}/{r['requests']:.0f} |"
-            for label, r in (
-                ("none (within DG_STATS_FRESH_SECONDS=30)", stats),
-                ("one LIST per request (DG_STATS_FRESH_SECONDS=0)", validated),
-            )
-        ),
+        "| fresh window | requests | throughput (req/s) | p50 (ms) | p99 (ms) | answers (`cache.result`) |",
+        "|---|---:|---:|---:|---:|---|",
+        stats_row("on (DG_STATS_FRESH_SECONDS=30)", fresh),
+        stats_row("off (DG_STATS_FRESH_SECONDS=0): each request starts a revalidation", revalidating),
         "",
         f"{args.agents} concurrent build agents x {args.versions} versions of {args.size_mb:g} MiB "
         "(POST /upload, raw body), then every object downloaded and compared byte-exact:",
         "",
-        "| prefixes | objects | MiB | upload MiB/s | download MiB/s | stored as |",
+        "| prefixes | objects | MiB | upload MiB/s | download MiB/s | stored as (first repeat) |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    for layout, r in agent_results.items():
+    for layout, runs in agent_results.items():
         kinds = ", ".join(
-            f"{k.removeprefix('stored_')} {v:.0f}" for k, v in r.items() if k.startswith("stored_")
+            f"{k.removeprefix('stored_')} {v:.0f}" for k, v in runs[0].items() if k.startswith("stored_")
+        )
+        upload, download = (
+            spread([r["upload_mb_s"] for r in runs], 1),
+            spread([r["download_mb_s"] for r in runs], 1),
         )
         lines.append(
-            f"| {layout} | {r['objects']:.0f} | {r['mb']:.0f} | {r['upload_mb_s']:.1f} | "
-            f"{r['download_mb_s']:.1f} | {kinds} |"
+            f"| {layout} | {runs[0]['objects']:.0f} | {runs[0]['mb']:.0f} | {upload} | {download} | {kinds} |"
         )
-    section = "\n".join(lines) + "\n\n"
-    print(section)
-    if not args.no_write:
-        write_results(section)
+    path = write_fragment("service", "## Service", conditions, "\n".join(lines))
+    print(path.read_text())
 
 
 if __name__ == "__main__":

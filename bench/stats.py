@@ -12,7 +12,7 @@ times every tool as a whole command (a subprocess, start-up included):
 
 DeltaGlider's cache is never written or read (see WIRE_FORMAT.md), so every one of its runs is a
 full computation; it is still timed in each scenario. Also measured in-process: HEAD and LIST
-throughput of boto3 against the lean client that Glider uses.
+throughput of boto3 against obstore (the S3 store Glider uses).
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ import boto3
 from botocore.config import Config
 
 from app.domain.metadata import delta_metadata, direct_metadata, reference_metadata
-from app.storage.lean import LeanS3
+from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
-from app.storage.sigv4 import Credentials
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BIN = Path(sys.executable).parent
@@ -75,7 +74,7 @@ class Bucket:
         }
 
 
-def put_delta(lean: LeanS3, bucket: Bucket, key: str, rng: random.Random) -> None:
+def put_delta(lean: S3ObjectStore, bucket: Bucket, key: str, rng: random.Random) -> None:
     stored = rng.randrange(200, 2000)
     original = rng.randrange(20, 80) * 1024 * 1024
     data = rng.randbytes(stored)
@@ -89,7 +88,7 @@ def put_delta(lean: LeanS3, bucket: Bucket, key: str, rng: random.Random) -> Non
     bucket.objects[key] = (stored, original, "delta")
 
 
-def build(lean: LeanS3, spaces: int, per_space: int, rng_seed: int = 7) -> Bucket:
+def build(lean: S3ObjectStore, spaces: int, per_space: int, rng_seed: int = 7) -> Bucket:
     bucket = Bucket()
     jobs: list[Callable[[], None]] = []
     for s in range(spaces):
@@ -119,7 +118,7 @@ def build(lean: LeanS3, spaces: int, per_space: int, rng_seed: int = 7) -> Bucke
     return bucket
 
 
-def change(lean: LeanS3, bucket: Bucket, fraction: float, rng: random.Random) -> int:
+def change(lean: S3ObjectStore, bucket: Bucket, fraction: float, rng: random.Random) -> int:
     """Overwrite `fraction` of the deltas with new bytes of the same stored size."""
     deltas = sorted(k for k, v in bucket.objects.items() if v[2] == "delta")
     chosen = rng.sample(deltas, max(1, int(len(deltas) * fraction)))
@@ -128,7 +127,7 @@ def change(lean: LeanS3, bucket: Bucket, fraction: float, rng: random.Random) ->
     return len(chosen)
 
 
-def clear_cache(lean: LeanS3) -> None:
+def clear_cache(lean: S3ObjectStore) -> None:
     keys = [o.key for o in lean.iter_objects(BUCKET, ".deltaglider/")]
     with cf.ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda key: lean.delete(BUCKET, key), keys))
@@ -168,8 +167,8 @@ def matches(report: dict[str, object], bucket: Bucket) -> bool:
 
 
 def client_throughput(endpoint: str, env: dict[str, str], keys: list[str]) -> dict[str, float]:
-    """In-process HEAD/s and LIST keys/s: boto3 (32 threads) vs the lean client."""
-    lean = LeanS3(endpoint, "us-east-1", Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]))
+    """In-process HEAD/s and LIST keys/s: boto3 (32 threads) vs obstore (`S3ObjectStore`)."""
+    lean = S3ObjectStore(endpoint, "us-east-1", env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
     client = boto3.client(
         "s3", endpoint_url=endpoint, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1",
@@ -285,7 +284,7 @@ def main() -> None:
             "s3", endpoint_url=server.endpoint_url, aws_access_key_id=server.access_key,
             aws_secret_access_key=server.secret_key, region_name="us-east-1",
         ).create_bucket(Bucket=BUCKET)  # fmt: skip
-        lean = LeanS3(server.endpoint_url, "us-east-1", Credentials(server.access_key, server.secret_key))
+        lean = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
         started = time.perf_counter()
         bucket = build(lean, args.spaces, args.per_space)
         build_s = time.perf_counter() - started
@@ -380,7 +379,7 @@ def render(
         "|---|---:|---:|---:|---:|",
         f"| boto3 | {tp['boto3_head_per_s']:.0f} | {tp['boto3_head_cpu_ms']:.2f} | {tp['boto3_list_s']:.2f} "
         f"| {tp['boto3_list_cpu_s']:.2f} |",
-        f"| lean (`app/storage/lean.py`) | {tp['lean_head_per_s']:.0f} | {tp['lean_head_cpu_ms']:.2f} "
+        f"| obstore (`app/storage/s3.py`) | {tp['lean_head_per_s']:.0f} | {tp['lean_head_cpu_ms']:.2f} "
         f"| {tp['lean_list_s']:.2f} | {tp['lean_list_cpu_s']:.2f} |",
         "",
         f"Memory: a detailed computation over {args.memory_objects:,} synthetic deltas (70-byte keys, "

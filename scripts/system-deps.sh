@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages Glider needs, only when missing. Usage: system-deps.sh [runtime|test]
-# runtime: xdelta3 (the codec). test: also redis-server, prometheus (promtool), chromium, zstd.
+# runtime: xdelta3 (the codec). test: also redis-server, prometheus (promtool), chromium, zstd, and
+# podman + runc + debootstrap (tests/integration/test_image.py builds and runs the image; runc because
+# crun, podman's default, cannot set rlimits on some sandboxed hosts).
 set -euo pipefail
 profile="${1:-runtime}"
 need=()
@@ -10,6 +12,9 @@ if [ "$profile" = "test" ]; then
   command -v redis-server >/dev/null || need+=(redis-server)
   command -v prometheus >/dev/null || need+=(prometheus)
   command -v chromium >/dev/null || need+=(chromium)
+  command -v podman >/dev/null || need+=(podman)
+  command -v runc >/dev/null || need+=(runc)
+  command -v debootstrap >/dev/null || need+=(debootstrap)
 fi
 [ "${#need[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
@@ -19,4 +24,5 @@ fi
 echo "installing system packages: ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Wait for another apt (a parallel job) instead of failing on its lock.
+apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${need[@]}" >/dev/null

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import pytest
 
 from app.storage.base import ObjectStore
-from app.storage.lean import LeanS3
-from app.storage.lean_store import LeanObjectStore
 from app.storage.memory import MemoryObjectStore
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
-from app.storage.sigv4 import Credentials
+from tests.support.aws_s3 import AwsS3
+from tests.support.moto_server import MotoServer
 
 _counter = itertools.count()
 
@@ -69,25 +68,49 @@ def bucket(s3_store: S3ObjectStore) -> str:
     return name
 
 
-@pytest.fixture(scope="session")
-def lean_store(seaweed: S3Endpoint, s3_store: S3ObjectStore) -> Iterator[LeanObjectStore]:
-    """The lean client's ObjectStore (file transfers delegated to `s3_store`) on the same S3."""
-    lean = LeanS3(seaweed.endpoint_url, seaweed.region, Credentials(seaweed.access_key, seaweed.secret_key))
-    yield LeanObjectStore(lean, fallback=lambda: s3_store)
-    lean.close()
-
-
-@pytest.fixture(params=["s3", "memory", "lean"])
+@pytest.fixture(params=["seaweedfs", "memory", "moto", "aws"])
 def any_store(request: pytest.FixtureRequest) -> tuple[ObjectStore, str]:
     """`(store, bucket)` for contract tests: every ObjectStore implementation, a fresh bucket each.
 
-    The S3 variants start SeaweedFS only when a test actually asks for them.
+    seaweedfs: the S3 store on real SeaweedFS; moto: the S3 store on moto's server; aws: the S3
+    store on the in-test endpoint that answers the way AWS does (`tests.support.aws_s3`);
+    memory: the in-memory fake. Servers start only when a test asks for them.
     """
-    if request.param == "s3":
-        return request.getfixturevalue("s3_store"), request.getfixturevalue("bucket")
-    if request.param == "lean":
-        return request.getfixturevalue("lean_store"), request.getfixturevalue("bucket")
-    store = MemoryObjectStore()
+    if request.param == "memory":
+        store = MemoryObjectStore()
+        name = unique_bucket_name()
+        store.create_bucket(name)
+        return store, name
+    fixture = {"seaweedfs": "s3_store", "moto": "moto_store", "aws": "aws_store"}[request.param]
+    s3: S3ObjectStore = request.getfixturevalue(fixture)
     name = unique_bucket_name()
-    store.create_bucket(name)
-    return store, name
+    s3.create_bucket(name)
+    return s3, name
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """moto's S3 in server mode (real HTTP) on 127.0.0.1."""
+    with MotoServer() as server:
+        yield S3Endpoint(server.endpoint_url, "moto-key", "moto-secret")
+
+
+@pytest.fixture(scope="session")
+def moto_store(moto: S3Endpoint) -> Iterator[S3ObjectStore]:
+    store = S3ObjectStore(moto.endpoint_url, moto.region, moto.access_key, moto.secret_key)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[AwsS3]:
+    """The in-test AWS-shaped endpoint (base64 tokens, url encoding, faults on demand)."""
+    with AwsS3() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def aws_store(aws_endpoint: AwsS3) -> Iterator[S3ObjectStore]:
+    store = S3ObjectStore(aws_endpoint.endpoint_url, "us-east-1", "aws-key", "aws-secret", max_attempts=3)
+    yield store
+    store.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.api.auth import Scope, require
-from app.api.context import run_blocking, services_of
+from app.api.context import run_blocking
+from app.api.deps import MaintenanceServiceDep
 from app.api.schemas import ClearCacheResponse, problem_responses
 from app.services.maintenance import ClearTrigger
 
@@ -20,7 +21,6 @@ router = APIRouter(prefix="/admin", tags=["admin"])
     dependencies=[require(Scope.ADMIN)],
     responses=problem_responses(401, 403, 503),
 )
-async def clear_cache(request: Request) -> ClearCacheResponse:
-    maintenance = services_of(request).maintenance
+async def clear_cache(request: Request, maintenance: MaintenanceServiceDep) -> ClearCacheResponse:
     result = await run_blocking(request, maintenance.clear_cache, ClearTrigger.API)
     return ClearCacheResponse(bytes_freed=result.bytes_freed, entries_freed=result.entries_freed)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app import __version__
-from app.api import admin, health, metrics, objects, stats, status_page, uploads
+from app.api import admin, docs, health, metrics, objects, stats, status_page, uploads
 from app.api.auth import TokenAuthority
 from app.api.context import ApiConfig
 from app.api.middleware import RequestContextMiddleware
@@ -41,12 +41,16 @@ def build_api(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by app.api.docs instead: offline assets, and the same access rule for all three.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.authority = authority
     app.state.api_config = config
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics_)
-    for module in (uploads, stats, objects, admin, health, metrics, status_page):
+    for module in (uploads, stats, objects, admin, health, metrics, status_page, docs):
         app.include_router(module.router)
 
     def openapi() -> dict[str, object]:

@@ -36,6 +36,7 @@ class TokenAuthority:
     entries: tuple[tuple[bytes, frozenset[str]], ...]
     open_metrics: bool = True
     open_health: bool = True
+    open_docs: bool = True
 
     @classmethod
     def from_tokens(
@@ -45,6 +46,7 @@ class TokenAuthority:
         enabled: bool = True,
         open_metrics: bool = True,
         open_health: bool = True,
+        open_docs: bool = True,
     ) -> TokenAuthority:
         known = {s.value for s in Scope}
         for scopes in tokens.values():
@@ -53,7 +55,7 @@ class TokenAuthority:
                 # Name the scope, never the token.
                 raise InvalidInput(f"unknown token scope(s) {sorted(unknown)}; use {sorted(known)}")
         entries = tuple((_digest(tok), frozenset(scopes)) for tok, scopes in tokens.items())
-        return cls(enabled, entries, open_metrics, open_health)
+        return cls(enabled, entries, open_metrics, open_health, open_docs)
 
     def authorize(self, token: str | None, scope: Scope) -> None:
         """Return if `token` carries `scope`; raise Unauthorized (no/unknown token) or Forbidden."""
@@ -106,3 +108,7 @@ def is_metrics_open(authority: TokenAuthority) -> bool:
 
 def is_health_open(authority: TokenAuthority) -> bool:
     return authority.open_health
+
+
+def is_docs_open(authority: TokenAuthority) -> bool:
+    return authority.open_docs

@@ -1,5 +1,5 @@
-"""What the routes need from below: the `Services` bundle (built by `app.container`), the edge
-configuration, and the thread limiter through which every blocking call leaves the event loop.
+"""The edge configuration the routes read, and the thread limiter through which every blocking
+call leaves the event loop (the services themselves come from `app.api.deps`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import Request
 
-from app.services.bundle import Services
-
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
@@ -24,18 +22,6 @@ class ApiConfig:
 
     stats_fresh_seconds: float
     warm_buckets: tuple[str, ...] = ()  # shown by the status page with the default bucket
-
-
-def services_of(request: Request) -> Services:
-    services = request.app.state.services
-    assert isinstance(services, Services), "services are set by the lifespan"
-    return services
-
-
-def config_of(request: Request) -> ApiConfig:
-    config = request.app.state.api_config
-    assert isinstance(config, ApiConfig)
-    return config
 
 
 async def run_blocking(request: Request, func: Callable[[Unpack[Ts]], T], *args: *Ts) -> T:

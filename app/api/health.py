@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.api.auth import Scope, is_health_open, require
-from app.api.context import run_blocking, services_of
+from app.api.context import run_blocking
+from app.api.deps import ReadinessDep
 from app.api.schemas import HealthResponse, ReadinessCheck, ReadinessResponse, problem_responses
 
 router = APIRouter(tags=["health"])
@@ -33,8 +34,8 @@ async def healthz() -> HealthResponse:
     dependencies=[_guard],
     responses={503: {"model": ReadinessResponse, "description": "A dependency is not usable"}},
 )
-async def readyz(request: Request) -> JSONResponse:
-    report = await run_blocking(request, services_of(request).readiness.check)
+async def readyz(request: Request, readiness: ReadinessDep) -> JSONResponse:
+    report = await run_blocking(request, readiness.check)
     body = ReadinessResponse(
         ready=report.ready,
         checks=[ReadinessCheck(name=c.name, ok=c.ok, detail=c.detail) for c in report.checks],

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api.auth import Scope, is_metrics_open, require
-from app.api.context import services_of
+from app.api.deps import MetricsDep
 
 router = APIRouter(tags=["metrics"])
 
@@ -19,6 +19,5 @@ router = APIRouter(tags=["metrics"])
     dependencies=[require(Scope.READ, open_when=is_metrics_open)],
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def metrics(request: Request) -> Response:
-    registry = services_of(request).metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(metrics: MetricsDep) -> Response:
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

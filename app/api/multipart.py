@@ -15,6 +15,7 @@ from app.errors import InvalidInput
 
 FILE_FIELD = b"file"
 _MAX_OTHER_FIELD_BYTES = 64 * 1024
+_MAX_NAMES_SHOWN = 5
 
 
 class _FileFieldCollector:
@@ -29,6 +30,7 @@ class _FileFieldCollector:
         self._disposition = b""
         self._in_file = False
         self._other_bytes = 0
+        self.names: list[str] = []
 
     def on_part_begin(self) -> None:
         self._disposition = b""
@@ -48,7 +50,10 @@ class _FileFieldCollector:
 
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self._disposition)
-        if options.get(b"name") == FILE_FIELD:
+        name = options.get(b"name")
+        if name is not None and len(self.names) < _MAX_NAMES_SHOWN:
+            self.names.append(name.decode("utf-8", errors="replace")[:40])
+        if name == FILE_FIELD:
             if self.found:
                 raise InvalidInput("multipart body has more than one 'file' field")
             self.found = True
@@ -58,9 +63,17 @@ class _FileFieldCollector:
         if self._in_file:
             self.pending.append(data[start:end])
             return
+        # Other parts are counted, never kept. Over the limit before any 'file' part, the big
+        # part is most likely the file under another name: the answer says so, whatever its size.
         self._other_bytes += end - start
         if self._other_bytes > _MAX_OTHER_FIELD_BYTES:
+            if not self.found:
+                raise InvalidInput(self.no_file_field(" (fields other than 'file' are limited to 64 KiB)"))
             raise InvalidInput("multipart fields other than 'file' are limited to 64 KiB")
+
+    def no_file_field(self, why: str = "") -> str:
+        got = ", ".join(repr(n) for n in self.names) if self.names else "no named field"
+        return f"multipart body has no 'file' field (got {got}){why}; send the file as the 'file' field"
 
     def on_part_end(self) -> None:
         self._in_file = False
@@ -105,6 +118,6 @@ async def file_field_chunks(content_type: str, body: AsyncIterator[bytes]) -> As
             yield piece
         collector.pending.clear()
     if not collector.found:
-        raise InvalidInput("multipart body has no 'file' field")
+        raise InvalidInput(collector.no_file_field())
     if not collector.finished:
         raise InvalidInput("multipart body ended before its closing boundary")

@@ -13,7 +13,8 @@ from starlette.background import BackgroundTask
 
 from app.api.auth import Scope, require
 from app.api.conditional import none_match, strong_etag
-from app.api.context import run_blocking, services_of
+from app.api.context import run_blocking
+from app.api.deps import ObjectServiceDep
 from app.api.schemas import (
     DeleteResponse,
     ObjectInfo,
@@ -33,11 +34,12 @@ _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "
 
 def _headers(meta: ObjectMeta) -> dict[str, str]:
     headers = {
-        "Content-Length": str(meta.size),
         "ETag": strong_etag(meta.etag),
         "Last-Modified": format_datetime(meta.last_modified.astimezone(UTC), usegmt=True),
         "X-Glider-Stored-As": meta.stored_as.value,
     }
+    if meta.size is not None:  # HEAD and GET always know it; only listing entries may not
+        headers["Content-Length"] = str(meta.size)
     if meta.sha256:
         headers["X-Content-SHA256"] = meta.sha256
     return headers
@@ -78,12 +80,13 @@ def _info(meta: ObjectMeta) -> ObjectInfo:
 )
 async def list_objects(
     request: Request,
+    *,
+    objects: ObjectServiceDep,
     bucket: BucketPath,
     prefix: Annotated[str, Query(max_length=1024)] = "",
     continuation_token: Annotated[str | None, Query(max_length=4096)] = None,
     max_keys: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> ObjectListResponse:
-    objects = services_of(request).objects
     page = await run_blocking(request, objects.list, bucket, prefix, continuation_token, max_keys)
     return ObjectListResponse(
         bucket=bucket,
@@ -107,11 +110,11 @@ async def list_objects(
 )
 async def get_object(
     request: Request,
+    objects: ObjectServiceDep,
     bucket: BucketPath,
     key: KeyPath,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    objects = services_of(request).objects
     if if_none_match:
         meta = await run_blocking(request, objects.head, bucket, key)
         if none_match(if_none_match, strong_etag(meta.etag)):
@@ -132,8 +135,10 @@ async def get_object(
     dependencies=[require(Scope.READ)],
     responses=problem_responses(400, 401, 403, 404, 409, 422, 502, 503),
 )
-async def head_object(request: Request, bucket: BucketPath, key: KeyPath) -> Response:
-    meta = await run_blocking(request, services_of(request).objects.head, bucket, key)
+async def head_object(
+    request: Request, objects: ObjectServiceDep, bucket: BucketPath, key: KeyPath
+) -> Response:
+    meta = await run_blocking(request, objects.head, bucket, key)
     return Response(status_code=200, headers=_headers(meta), media_type="application/octet-stream")
 
 
@@ -145,6 +150,8 @@ async def head_object(request: Request, bucket: BucketPath, key: KeyPath) -> Res
     dependencies=[require(Scope.ADMIN)],
     responses=problem_responses(400, 401, 403, 404, 409, 422, 502, 503),
 )
-async def delete_object(request: Request, bucket: BucketPath, key: KeyPath) -> DeleteResponse:
-    result = await run_blocking(request, services_of(request).objects.delete, bucket, key)
+async def delete_object(
+    request: Request, objects: ObjectServiceDep, bucket: BucketPath, key: KeyPath
+) -> DeleteResponse:
+    result = await run_blocking(request, objects.delete, bucket, key)
     return DeleteResponse(bucket=result.bucket, key=result.key, deleted_keys=list(result.deleted_keys))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
@@ -30,9 +31,14 @@ STORAGE_RETRY_AFTER_SECONDS = 5
 
 @dataclass(frozen=True, slots=True)
 class ProblemKind:
+    """One row of the table. `public`, when set, is the detail every error of the kind answers
+    with instead of its own message (server-side failures: their messages name paths, endpoints
+    and library output, which go to the log with the request id instead)."""
+
     status: int
     slug: str
     title: str
+    public: str | None = None
 
     @property
     def type_uri(self) -> str:
@@ -53,18 +59,72 @@ PROBLEMS: dict[type[errors.GliderError], ProblemKind] = {
     errors.Conflict: ProblemKind(409, "conflict", "Conflict"),
     errors.AlreadyExists: ProblemKind(409, "already-exists", "Already exists"),
     errors.ReferenceInUse: ProblemKind(409, "reference-in-use", "Reference in use"),
+    # Own words kept: they say which object or reference failed (a codec's output is cut below).
     errors.IntegrityError: ProblemKind(502, "integrity-error", "Stored data failed verification"),
-    errors.AccessDenied: ProblemKind(502, "storage-access-denied", "Object store refused access"),
-    errors.CodecError: ProblemKind(500, "codec-error", "Delta codec failed"),
-    errors.StorageUnavailable: ProblemKind(503, "storage-unavailable", "Object store unavailable"),
-    errors.CoordinationUnavailable: ProblemKind(
-        503, "coordination-unavailable", "Coordination backend unavailable"
+    errors.AccessDenied: ProblemKind(
+        502, "storage-access-denied", "Object store refused access",
+        "the object store refused Glider's credentials for this operation",
     ),
-    errors.ComputationPending: ProblemKind(503, "computation-pending", "Computation in progress"),
-    errors.GliderError: ProblemKind(500, "internal-error", "Internal error"),
-}
+    errors.CodecError: ProblemKind(
+        500, "codec-error", "Delta codec failed",
+        "the delta codec failed on this object; the server log has the details",
+    ),
+    errors.StorageUnavailable: ProblemKind(
+        503, "storage-unavailable", "Object store unavailable",
+        "the object store is unreachable or failing; retry later",
+    ),
+    errors.CoordinationUnavailable: ProblemKind(
+        503, "coordination-unavailable", "Coordination backend unavailable",
+        "the coordination backend is unreachable; retry later",
+    ),
+    errors.ComputationPending: ProblemKind(
+        503, "computation-pending", "Computation in progress",
+        "another worker is computing this answer; retry after the Retry-After delay",
+    ),
+    errors.GliderError: ProblemKind(
+        500, "internal-error", "Internal error", "an unexpected error occurred; see the server log"
+    ),
+}  # fmt: skip
 VALIDATION = ProblemKind(422, "validation-error", "Request validation failed")
 INTERNAL = ProblemKind(500, "internal-error", "Internal error")
+
+# Absolute http(s) URLs (object store and other endpoints) and absolute filesystem paths of two
+# or more segments (s3://bucket/key and plain keys do not match: their slashes follow ':', '/' or
+# a name character).
+_URL = re.compile(r"\bhttps?://[^\s'\"]+", re.IGNORECASE)
+_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.@+~-]+/)+[\w.@+~-]*")
+# A tool's output quoted after our words ("... corrupt or truncated: xdelta3: nothing to output").
+_TOOL_OUTPUT = re.compile(r": [\w.-]+: .*$", re.DOTALL)
+_OURS = "app"
+
+
+def _library_cause(err: BaseException) -> BaseException | None:
+    """The third-party exception `err` was raised from (its text is that library's), if any."""
+    cause = err.__cause__
+    if cause is None or isinstance(cause, errors.GliderError):
+        return None
+    return None if type(cause).__module__.partition(".")[0] == _OURS else cause
+
+
+def public_detail(err: errors.GliderError, kind: ProblemKind) -> str:
+    """The detail a caller may read (pure): the kind's fixed text where there is one (failures
+    whose messages are about our infrastructure); else the error's own message without endpoints,
+    paths or quoted tool output, and, when it wraps a library's exception, only the part before
+    the library's text (by convention after the first ': ')."""
+    if kind.public is not None:
+        return kind.public
+    text = str(err) or kind.title
+    cause = _library_cause(err)
+    if cause is not None and not isinstance(err, errors.NotFound | errors.AlreadyExists):
+        ours = text.split(": ", 1)[0].strip()
+        quoted = str(cause).strip()
+        if not ours or (quoted and quoted.startswith(ours[:24])):
+            return "the request could not be carried out as given; the server log has the details"
+        text = ours
+    text = _URL.sub("(an internal endpoint)", _TOOL_OUTPUT.sub("", text))
+    if isinstance(err, errors.NotFound | errors.AlreadyExists):
+        return text  # names only the caller's bucket and key (which may look like a path)
+    return _PATH.sub("(a server path)", text)
 
 
 def kind_for(err: errors.GliderError) -> ProblemKind:
@@ -117,10 +177,16 @@ def _headers_for(err: errors.GliderError) -> dict[str, str]:
 async def _glider_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.GliderError)
     kind = kind_for(exc)
+    detail = public_detail(exc, kind)
+    cause = exc.__cause__
+    why = f" (from {type(cause).__name__}: {cause})" if cause is not None else ""
     if kind.status >= 500:
-        # Known server-side failures are logged (without a traceback) so operators see them.
-        log.warning("request failed: %s: %s", type(exc).__name__, exc)
-    return problem_response(request, kind, str(exc) or kind.title, headers=_headers_for(exc))
+        # Known server-side failures are logged (without a traceback), with the request id the
+        # caller sees, so operators find what the answer leaves out.
+        log.warning("request failed: %s: %s%s", type(exc).__name__, exc, why)
+    elif detail != str(exc):
+        log.info("request refused: %s: %s%s", type(exc).__name__, exc, why)
+    return problem_response(request, kind, detail, headers=_headers_for(exc))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

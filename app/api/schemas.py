@@ -60,8 +60,13 @@ class StatsResponse(_Wire):
     object_count: int
     total_size: int = Field(description="Logical (original) bytes")
     compressed_size: int = Field(description="Bytes actually stored")
-    space_saved: int
-    average_compression_ratio: float
+    space_saved: int = Field(description="total_size - compressed_size, never below 0")
+    average_compression_ratio: float = Field(
+        description=(
+            "The savings fraction, space_saved / total_size, in [0, 1] (0.9 = stored in a tenth of "
+            "the original bytes); the name is DeltaGlider's"
+        )
+    )
     delta_objects: int
     direct_objects: int
     exact: bool = Field(description="False when some figures are estimated (quick / sampled modes)")
@@ -70,7 +75,10 @@ class StatsResponse(_Wire):
 
 class ObjectInfo(_Wire):
     key: str
-    size: int = Field(description="Logical size; in listings it may equal stored_size when unknown")
+    size: int | None = Field(
+        description="Original (logical) size in bytes; in listings null when not known "
+        "(a delta whose size no HEAD or stats computation has recorded yet), never the stored size"
+    )
     stored_size: int
     sha256: str | None
     stored_as: Literal["reference", "delta", "direct", "foreign"]

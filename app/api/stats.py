@@ -8,7 +8,8 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from app.api.auth import Scope, require
 from app.api.conditional import none_match, weak_etag
-from app.api.context import config_of, run_blocking, services_of
+from app.api.context import run_blocking
+from app.api.deps import ApiConfigDep, StatsServiceDep
 from app.api.schemas import StatsResponse, problem_responses
 from app.domain.keys import validate_bucket
 from app.services.stats import StatsResult
@@ -47,6 +48,8 @@ def _figures(bucket: str, mode: StatsMode, result: StatsResult) -> dict[str, obj
 async def get_bucket_stats(
     request: Request,
     *,
+    stats: StatsServiceDep,
+    config: ApiConfigDep,
     bucket: Annotated[str, Path(description="Bucket name")],
     mode: Annotated[StatsMode, Query(description="quick: LIST only; sampled / detailed: HEADs")] = (
         StatsMode.QUICK
@@ -56,13 +59,12 @@ async def get_bucket_stats(
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     validate_bucket(bucket)
-    services = services_of(request)
     result = await run_blocking(
-        request, lambda: services.stats.get(bucket, mode, refresh=refresh, use_cache=use_cache)
+        request, lambda: stats.get(bucket, mode, refresh=refresh, use_cache=use_cache)
     )
     figures = _figures(bucket, mode, result)
     etag = weak_etag(figures)
-    fresh_for = max(0, int(config_of(request).stats_fresh_seconds - result.age_seconds))
+    fresh_for = max(0, int(config.stats_fresh_seconds - result.age_seconds))
     headers = {
         "ETag": etag,
         "Cache-Control": f"private, max-age={fresh_for}",

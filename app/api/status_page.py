@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client.metrics import MetricWrapperBase
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import __version__
 from app.api.auth import Scope, require
-from app.api.context import config_of, services_of
+from app.api.deps import ApiConfigDep, ServicesDep
 from app.api.schemas import problem_responses
 from app.observability.metrics import Metrics
 
@@ -87,8 +87,8 @@ def _samples(metric: MetricWrapperBase, suffix: str = "") -> Iterator[tuple[dict
 def job_statuses(metrics: Metrics) -> list[JobStatus]:
     runs: dict[str, dict[str, int]] = {}
     for labels, value in _samples(metrics.job_runs, "_total"):
-        runs.setdefault(labels["job"], {})[labels["status"]] = int(value)
-    last = {labels["job"]: value for labels, value in _samples(metrics.job_last_success)}
+        runs.setdefault(labels["task"], {})[labels["status"]] = int(value)
+    last = {labels["task"]: value for labels, value in _samples(metrics.job_last_success)}
     return [
         JobStatus(
             job=job,
@@ -120,9 +120,8 @@ def reference_cache_status(metrics: Metrics) -> ReferenceCacheStatus:
     dependencies=[require(Scope.READ)],
     responses=problem_responses(401, 403),
 )
-async def get_status(request: Request) -> StatusResponse:
-    services = services_of(request)
-    buckets = list(dict.fromkeys((services.default_bucket, *config_of(request).warm_buckets)))
+async def get_status(services: ServicesDep, config: ApiConfigDep) -> StatusResponse:
+    buckets = list(dict.fromkeys((services.default_bucket, *config.warm_buckets)))
     return StatusResponse(
         version=__version__,
         default_bucket=services.default_bucket,

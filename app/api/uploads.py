@@ -10,7 +10,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.requests import ClientDisconnect
 
 from app.api.auth import Scope, require
-from app.api.context import run_blocking, services_of
+from app.api.context import run_blocking
+from app.api.deps import UploadServiceDep
 from app.api.multipart import file_field_chunks
 from app.api.schemas import UploadResponse, problem_responses
 from app.errors import InvalidInput
@@ -77,6 +78,8 @@ def _least_file_size(request: Request, multipart: bool) -> int | None:
 async def upload_object(
     request: Request,
     response: Response,
+    *,
+    uploads: UploadServiceDep,
     bucket: Annotated[str, Query(description="Target bucket")],
     key: Annotated[str, Query(min_length=1, max_length=1024, description="Object key")],
     content_sha256: Annotated[
@@ -84,11 +87,10 @@ async def upload_object(
         Header(alias="X-Content-SHA256", description="Expected SHA-256 (hex) of the file; checked"),
     ] = None,
 ) -> UploadResponse:
-    services = services_of(request)
     content_type = request.headers.get("content-type", "")
     multipart = content_type.lower().startswith("multipart/form-data")
     least = _least_file_size(request, multipart)
-    session = await run_blocking(request, services.uploads.begin, bucket, key, content_sha256, least)
+    session = await run_blocking(request, uploads.begin, bucket, key, content_sha256, least)
     with session:
         body = _raw_stream(request)
         chunks = file_field_chunks(content_type, body) if multipart else body

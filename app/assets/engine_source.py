@@ -56,14 +56,14 @@ class EngineSource(AssetSource):
     def _version_after_get(self, bucket: str, key: str, meta: ObjectMeta, dest: Path) -> RemoteVersion:
         if meta.stored_as is StoredAs.FOREIGN or meta.sha256 is None:
             # No recorded hash: hash the bytes just downloaded (never the cached copy).
-            return RemoteVersion(meta.etag, key, sha256_file(dest), meta.size)
+            return RemoteVersion(meta.etag, key, sha256_file(dest), dest.stat().st_size)
         stored_key = delta_key_for(key) if meta.stored_as is StoredAs.DELTA else key
         try:
             head = self._store.head(bucket, stored_key)
         except ObjectNotFound:
-            return RemoteVersion(UNKNOWN, stored_key, meta.sha256, meta.size)
+            return RemoteVersion(UNKNOWN, stored_key, meta.sha256, dest.stat().st_size)
         same = (read_field(head.metadata, "file_sha256") or "").lower() == meta.sha256
-        return RemoteVersion(head.etag if same else UNKNOWN, stored_key, meta.sha256, meta.size)
+        return RemoteVersion(head.etag if same else UNKNOWN, stored_key, meta.sha256, dest.stat().st_size)
 
     def refresh(self, bucket: str, key: str, held: RemoteVersion, dest: Path) -> RemoteVersion | None:
         if held.validator == UNKNOWN:

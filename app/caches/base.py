@@ -7,9 +7,30 @@ hash is the version. Every implementation is thread-safe.
 from __future__ import annotations
 
 import abc
+import enum
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+
+class EvictionReason(enum.StrEnum):
+    """Why an entry left a cache (the `reason` label of dg_reference_cache_evictions_total)."""
+
+    SPACE = "space"  # least recently used, dropped to fit a new entry in the byte budget
+    CORRUPT = "corrupt"  # failed its hash or authentication check when opened
+    UNREADABLE = "unreadable"  # encrypted under another key (rotated, or a restart without one)
+    REQUESTED = "requested"  # a caller's evict()
+
+
+EvictionListener = Callable[[EvictionReason], None]
+"""Told of every eviction (not of clear()). Called with the cache's lock held: it must be quick
+and must not call back into the cache. The caches stay free of metrics; the wiring passes a
+listener that counts."""
+
+
+def ignore_eviction(reason: EvictionReason) -> None:
+    """The default listener."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +72,8 @@ class ReferenceCache(abc.ABC):
         """
 
     @abc.abstractmethod
-    def evict(self, space_id: str, sha256: str) -> bool:
-        """Drop one entry; True if it was present."""
+    def evict(self, space_id: str, sha256: str, *, reason: EvictionReason = EvictionReason.REQUESTED) -> bool:
+        """Drop one entry; True if it was present (then the listener hears `reason`)."""
 
     @abc.abstractmethod
     def clear(self) -> ClearResult:

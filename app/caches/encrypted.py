@@ -18,7 +18,8 @@ is never whole in the Python heap, never on disk, and the memfd vanishes when th
 exits: no decrypted file ever exists in the cache directory. `put()` encrypts chunk by chunk into a
 temporary ciphertext file (in `work_dir`, default the system temp directory) handed to the inner
 cache, then removed. Hits and misses are counted here; evictions, entries and bytes (ciphertext)
-come from the inner cache. Thread-safe as far as the inner cache is.
+come from the inner cache, whose eviction listener hears the reasons this wrapper gives.
+Thread-safe as far as the inner cache is.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from app.caches.base import CacheCounters, ClearResult, ReferenceCache
+from app.caches.base import CacheCounters, ClearResult, EvictionReason, ReferenceCache
 from app.caches.keys import KEY_BYTES
 from app.caches.lease import FileLease, new_memfd, seal
 from app.errors import IntegrityError
@@ -93,11 +94,11 @@ class EncryptedReferenceCache(ReferenceCache):
             with stored as cipher_path, cipher_path.open("rb") as src:
                 fd = self._decrypt(src, space_id, sha256, verify=verify)
         except _WrongKey:
-            self._inner.evict(inner_space, sha256)
+            self._inner.evict(inner_space, sha256, reason=EvictionReason.UNREADABLE)
             self._count(hit=False)
             return None
         except IntegrityError:
-            self._inner.evict(inner_space, sha256)
+            self._inner.evict(inner_space, sha256, reason=EvictionReason.CORRUPT)
             self._count(hit=False)
             raise
         self._count(hit=True)
@@ -113,8 +114,8 @@ class EncryptedReferenceCache(ReferenceCache):
             out.flush()
             self._inner.put(_SPACE_PREFIX + space_id, sha256, Path(out.name), verify=False)
 
-    def evict(self, space_id: str, sha256: str) -> bool:
-        return self._inner.evict(_SPACE_PREFIX + space_id, sha256)
+    def evict(self, space_id: str, sha256: str, *, reason: EvictionReason = EvictionReason.REQUESTED) -> bool:
+        return self._inner.evict(_SPACE_PREFIX + space_id, sha256, reason=reason)
 
     def clear(self) -> ClearResult:
         return self._inner.clear()

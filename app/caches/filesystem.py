@@ -33,7 +33,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.caches.base import CacheCounters, ClearResult, ReferenceCache
+from app.caches.base import (
+    CacheCounters,
+    ClearResult,
+    EvictionListener,
+    EvictionReason,
+    ReferenceCache,
+    ignore_eviction,
+)
 from app.caches.lease import FileLease
 from app.errors import IntegrityError, InvalidInput
 
@@ -69,9 +76,10 @@ def _mkdir_private(path: Path) -> None:
 class FilesystemReferenceCache(ReferenceCache):
     """Thread-safe disk cache under `root`, bounded by `max_bytes` (>= 0)."""
 
-    def __init__(self, root: Path, max_bytes: int) -> None:
+    def __init__(self, root: Path, max_bytes: int, *, on_evict: EvictionListener = ignore_eviction) -> None:
         if max_bytes < 0:
             raise ValueError("max_bytes must be >= 0")
+        self._on_evict = on_evict
         self._root = root
         self._store = root / "v1"
         self._max_bytes = max_bytes
@@ -120,8 +128,7 @@ class FilesystemReferenceCache(ReferenceCache):
             with self._lock:
                 self._misses += 1
                 if self._index.get(key) is entry:
-                    self._remove(key, entry)
-                    self._evictions += 1
+                    self._evict(key, entry, EvictionReason.CORRUPT)
             raise
         except BaseException:
             lease.close()
@@ -160,14 +167,13 @@ class FilesystemReferenceCache(ReferenceCache):
             self._index[key] = _Entry(size)
             self._bytes += size
 
-    def evict(self, space_id: str, sha256: str) -> bool:
+    def evict(self, space_id: str, sha256: str, *, reason: EvictionReason = EvictionReason.REQUESTED) -> bool:
         key = self._key(space_id, sha256)
         with self._lock:
             entry = self._index.get(key)
             if entry is None:
                 return False
-            self._remove(key, entry)
-            self._evictions += 1
+            self._evict(key, entry, reason)
             return True
 
     def clear(self) -> ClearResult:
@@ -243,8 +249,7 @@ class FilesystemReferenceCache(ReferenceCache):
             victim = next(victims, None)
             if victim is None:
                 return False
-            self._remove(victim, self._index[victim])
-            self._evictions += 1
+            self._evict(victim, self._index[victim], EvictionReason.SPACE)
         return True
 
     def _remove(self, key: _Key, entry: _Entry) -> None:
@@ -255,6 +260,12 @@ class FilesystemReferenceCache(ReferenceCache):
         if entry.pins:
             entry.removed = True
             self._draining += entry.size
+
+    def _evict(self, key: _Key, entry: _Entry, reason: EvictionReason) -> None:
+        """`_remove`, counted and told to the listener. Lock held."""
+        self._remove(key, entry)
+        self._evictions += 1
+        self._on_evict(reason)
 
     def _unpin(self, entry: _Entry) -> None:
         with self._lock:

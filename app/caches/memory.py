@@ -21,7 +21,14 @@ from collections import OrderedDict
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from app.caches.base import CacheCounters, ClearResult, ReferenceCache
+from app.caches.base import (
+    CacheCounters,
+    ClearResult,
+    EvictionListener,
+    EvictionReason,
+    ReferenceCache,
+    ignore_eviction,
+)
 from app.caches.lease import FileLease, new_memfd, seal
 from app.errors import IntegrityError
 
@@ -44,10 +51,11 @@ def memfd_lease(data: bytes, name: str = "glider-reference") -> FileLease:
 class MemoryReferenceCache(ReferenceCache):
     """Thread-safe LRU of whole references, bounded by `max_bytes` (>= 0)."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, *, on_evict: EvictionListener = ignore_eviction) -> None:
         if max_bytes < 0:
             raise ValueError("max_bytes must be >= 0")
         self._max_bytes = max_bytes
+        self._on_evict = on_evict
         self._lock = threading.Lock()
         self._entries: OrderedDict[_Key, bytes] = OrderedDict()
         self._bytes = 0
@@ -72,8 +80,7 @@ class MemoryReferenceCache(ReferenceCache):
             with self._lock:
                 self._misses += 1
                 if self._entries.get(key) is data:
-                    self._drop(key)
-                    self._evictions += 1
+                    self._evict(key, EvictionReason.CORRUPT)
             raise IntegrityError(f"cached reference {sha256[:12]} failed verification; evicted")
         lease = memfd_lease(data)
         with self._lock:
@@ -102,18 +109,15 @@ class MemoryReferenceCache(ReferenceCache):
                     return
                 self._drop(key)
             while self._entries and self._bytes + size > self._max_bytes:
-                oldest = next(iter(self._entries))
-                self._drop(oldest)
-                self._evictions += 1
+                self._evict(next(iter(self._entries)), EvictionReason.SPACE)
             self._entries[key] = data
             self._bytes += size
 
-    def evict(self, space_id: str, sha256: str) -> bool:
+    def evict(self, space_id: str, sha256: str, *, reason: EvictionReason = EvictionReason.REQUESTED) -> bool:
         with self._lock:
             if (space_id, sha256) not in self._entries:
                 return False
-            self._drop((space_id, sha256))
-            self._evictions += 1
+            self._evict((space_id, sha256), reason)
             return True
 
     def clear(self) -> ClearResult:
@@ -136,3 +140,9 @@ class MemoryReferenceCache(ReferenceCache):
     def _drop(self, key: _Key) -> None:
         """Remove one entry; caller holds the lock."""
         self._bytes -= len(self._entries.pop(key))
+
+    def _evict(self, key: _Key, reason: EvictionReason) -> None:
+        """Remove one entry, count it and tell the listener; caller holds the lock."""
+        self._drop(key)
+        self._evictions += 1
+        self._on_evict(reason)

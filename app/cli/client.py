@@ -23,11 +23,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO, NoReturn
 from urllib.parse import quote
 
 import httpx
@@ -35,97 +33,21 @@ import httpx
 from app import errors
 from app.caches.base import ClearResult
 from app.cli.problems import error_for
+from app.cli.remote_progress import Bar, read_blocks
+from app.cli.remote_results import RemoteObject, ServerStats, http_date, server_stats
 from app.domain.files import commit, temp_beside
 from app.domain.keys import delta_key_for, validate_bucket, validate_key
 from app.domain.urls import redact_url
 from app.engine.results import DeleteResult, DirectReason, Form, LogicalPage, ObjectMeta, PutResult, StoredAs
-from app.stats.model import BucketStats, StatsMode
+from app.stats.model import StatsMode
 
-if TYPE_CHECKING:
-    from tqdm import tqdm
+__all__ = ["GliderClient", "RemoteObject", "ServerStats"]
 
 CHUNK = 1024 * 1024
 CONNECT_TIMEOUT = 10.0
 # Reads wait for the service's own work (rebuilding a big file, a detailed stats run, committing
 # an upload after its last byte), so they get much longer than connects.
 READ_TIMEOUT = 900.0
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteObject:
-    """What a GET or HEAD says about a logical object (`sha256` None when the server has none;
-    `size` from Content-Length, or the bytes received when a GET has none)."""
-
-    bucket: str
-    key: str
-    size: int
-    sha256: str | None
-    stored_as: StoredAs
-    etag: str
-    last_modified: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ServerStats:
-    """`GET /buckets/{b}/stats`: the figures, how they were obtained, and the JSON verbatim."""
-
-    stats: BucketStats
-    mode: StatsMode
-    exact: bool
-    cache: str
-    computed_at: datetime
-    age_seconds: float
-    document: dict[str, object]
-
-
-class _Bar:
-    """A byte counter on a tqdm bar on stderr, or nothing when no bar is wanted."""
-
-    def __init__(self, at_least: int | None, total: int, label: str) -> None:
-        self._bar: tqdm[NoReturn] | None = None
-        if at_least is not None and total >= at_least:
-            import sys  # noqa: PLC0415
-
-            from tqdm import tqdm  # noqa: PLC0415 - only when a bar is shown
-
-            self._bar = tqdm(
-                total=total,
-                desc=label,
-                unit="B",
-                unit_scale=True,
-                file=sys.stderr,
-                leave=False,
-            )
-
-    def update(self, count: int) -> None:
-        if self._bar is not None:
-            self._bar.update(count)
-
-    def __enter__(self) -> _Bar:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-def _read_blocks(fh: BinaryIO, bar: _Bar) -> Iterator[bytes]:
-    while block := fh.read(CHUNK):
-        bar.update(len(block))
-        yield block
-
-
-def _http_date(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    from email.utils import parsedate_to_datetime  # noqa: PLC0415
-
-    try:
-        return parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
 
 
 class GliderClient:
@@ -193,7 +115,7 @@ class GliderClient:
             sha256=headers.get("X-Content-SHA256"),
             stored_as=StoredAs(headers.get("X-Glider-Stored-As", StoredAs.FOREIGN.value)),
             etag=headers.get("ETag", "").strip('"'),
-            last_modified=_http_date(headers.get("Last-Modified")),
+            last_modified=http_date(headers.get("Last-Modified")),
         )
 
     # -- operations ----------------------------------------------------------------------------
@@ -213,13 +135,13 @@ class GliderClient:
             "Content-Length": str(size),  # not chunked: the service can refuse an oversized file early
             "X-Content-SHA256": sha256,
         }
-        with path.open("rb") as fh, _Bar(progress_min, size, f"uploading {key}") as bar:
+        with path.open("rb") as fh, Bar(progress_min, size, f"uploading {key}") as bar:
             response = self._request(
                 "POST",
                 "/upload",
                 params={"bucket": bucket, "key": key},
                 headers=headers,
-                content=_read_blocks(fh, bar),
+                content=read_blocks(fh, bar),
             )
         body = response.json()
         stored_as = StoredAs(body["stored_as"])
@@ -250,7 +172,7 @@ class GliderClient:
                 remote = self._remote(bucket, key, response.headers)
                 with temp_beside(dest) as tmp:
                     digest, received = hashlib.sha256(), 0
-                    with tmp.open("wb") as out, _Bar(progress_min, remote.size, f"downloading {key}") as bar:
+                    with tmp.open("wb") as out, Bar(progress_min, remote.size, f"downloading {key}") as bar:
                         for chunk in response.iter_bytes(CHUNK):
                             out.write(chunk)
                             digest.update(chunk)
@@ -286,7 +208,7 @@ class GliderClient:
             ObjectMeta(
                 bucket=bucket,
                 key=item["key"],
-                size=int(item["size"]),
+                size=None if item.get("size") is None else int(item["size"]),
                 stored_size=int(item["stored_size"]),
                 sha256=item.get("sha256"),
                 stored_as=StoredAs(item["stored_as"]),
@@ -309,25 +231,7 @@ class GliderClient:
         validate_bucket(bucket)
         params = {"mode": mode.value, "refresh": str(refresh).lower(), "use_cache": str(use_cache).lower()}
         document = self._request("GET", f"/buckets/{bucket}/stats", params=params).json()
-        cache = document["cache"]
-        return ServerStats(
-            stats=BucketStats(
-                bucket=document["bucket"],
-                object_count=int(document["object_count"]),
-                total_size=int(document["total_size"]),
-                compressed_size=int(document["compressed_size"]),
-                space_saved=int(document["space_saved"]),
-                average_compression_ratio=float(document["average_compression_ratio"]),
-                delta_objects=int(document["delta_objects"]),
-                direct_objects=int(document["direct_objects"]),
-            ),
-            mode=StatsMode(document["mode"]),
-            exact=bool(document["exact"]),
-            cache=str(cache["result"]),
-            computed_at=datetime.fromisoformat(cache["computed_at"]),
-            age_seconds=float(cache["age_seconds"]),
-            document=document,
-        )
+        return server_stats(document)
 
     def clear_cache(self) -> ClearResult:
         """POST /admin/clear-cache (admin scope): what the replica that answered dropped."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,13 +24,20 @@ import click
 
 from app.cli.remote import check_mode, open_client, server_options
 from app.cli.settings import command_settings
+from app.cli.transfers import (
+    download_path,
+    hash_with_progress,
+    meta_json,
+    print_put,
+    spinner,
+    split_s3_url,
+    upload_target,
+)
 
 if TYPE_CHECKING:
     from app.engine.engine import DeltaEngine
-    from app.engine.results import LogicalPage, ObjectMeta, PutResult
+    from app.engine.results import LogicalPage
     from app.settings import Settings
-
-PROGRESS_MIN_BYTES = 8 << 20
 
 endpoint_option = click.option(
     "--endpoint-url", envvar=None, default=None, help="S3 endpoint (default: AWS_ENDPOINT_URL)."
@@ -39,63 +45,12 @@ endpoint_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
-def split_s3_url(text: str) -> tuple[str, str] | None:
-    """`s3://bucket/key` -> (bucket, key); None for a local path."""
-    if not text.startswith("s3://"):
-        return None
-    bucket, _, key = text[5:].partition("/")
-    return bucket, key
+def open_engine(settings: Settings) -> DeltaEngine:
+    """The engine one command uses: `app.components.build_engine` with the reference cache on
+    disk only where a later process can reuse it (imported here: the engine is not --help's)."""
+    from app.components import build_engine  # noqa: PLC0415
 
-
-def build_engine(settings: Settings) -> DeltaEngine:
-    """The engine for one command (`app.components.build_engine`). With an explicit endpoint and
-    static keys, HEAD/LIST/small reads and deletes go through the lean client and botocore is
-    imported and built only when a file is transferred (`glider ls`/`rm` never load it). Otherwise
-    (AWS default endpoint, a credential chain whose roles refresh) the botocore store does it all.
-    The reference cache is kept on disk only where a later process can reuse it."""
-    from app.components import build_engine as wire_engine  # noqa: PLC0415
-    from app.components import build_store  # noqa: PLC0415
-
-    s3 = settings.s3
-    lean = bool(s3.endpoint_url and s3.access_key_id and s3.secret_access_key)
-    return wire_engine(settings, build_store(s3, lean=lean), persistent_cache_only=True)
-
-
-def _spinner(label: str, size: int, force: bool | None) -> AbstractContextManager[object]:
-    """A tqdm status line on stderr for transfers over a few MB (terminals only unless forced)."""
-    show = force if force is not None else sys.stderr.isatty()
-    if not show or size < PROGRESS_MIN_BYTES:
-        return nullcontext()
-    from tqdm import tqdm  # noqa: PLC0415
-
-    return tqdm(total=None, desc=label, file=sys.stderr, bar_format="{desc} {elapsed} {postfix}", leave=False)
-
-
-def hash_with_progress(path: Path, force: bool | None) -> str:
-    """SHA-256 of `path`; a byte progress bar on stderr for big files."""
-    from app.domain.hashing import sha256_file  # noqa: PLC0415
-
-    size = path.stat().st_size
-    show = (force if force is not None else sys.stderr.isatty()) and size >= PROGRESS_MIN_BYTES
-    if not show:
-        return sha256_file(path)
-    from tqdm import tqdm  # noqa: PLC0415
-
-    with tqdm(total=size, desc="hashing", unit="B", unit_scale=True, file=sys.stderr, leave=False) as bar:
-        return sha256_file(path, on_block=bar.update)
-
-
-def _meta_json(meta: ObjectMeta) -> dict[str, object]:
-    return {
-        "bucket": meta.bucket,
-        "key": meta.key,
-        "size": meta.size,
-        "stored_size": meta.stored_size,
-        "sha256": meta.sha256,
-        "stored_as": meta.stored_as.value,
-        "last_modified": meta.last_modified.isoformat(),
-        "etag": meta.etag,
-    }
+    return build_engine(settings, persistent_cache_only=True)
 
 
 @click.command("cp")
@@ -128,7 +83,7 @@ def cp_command(  # noqa: PLR0917 - click passes every option by name
             elif src is not None:
                 remote_objects.download(client, src, Path(dest), as_json, progress)
         return
-    engine = build_engine(command_settings(endpoint_url))
+    engine = open_engine(command_settings(endpoint_url))
     if dst is not None:
         _upload(engine, Path(source), dst, as_json, progress)
     elif src is not None:
@@ -140,53 +95,9 @@ def _upload(
 ) -> None:
     bucket, key = upload_target(path, target)
     sha = hash_with_progress(path, force)
-    with _spinner(f"uploading s3://{bucket}/{key}", path.stat().st_size, force):
+    with spinner(f"uploading s3://{bucket}/{key}", path.stat().st_size, force):
         result = engine.put(bucket, key, path, sha256=sha)
     print_put(path, result, as_json)
-
-
-def upload_target(path: Path, target: tuple[str, str]) -> tuple[str, str]:
-    """(bucket, key) for uploading `path`: a KEY that is empty or ends in '/' gets the file's name."""
-    from app.errors import InvalidInput  # noqa: PLC0415
-
-    bucket, key = target
-    if not key or key.endswith("/"):
-        key += path.name
-    if not path.is_file():
-        raise InvalidInput(f"{path}: not a readable file")
-    return bucket, key
-
-
-def put_summary(result: PutResult) -> str:
-    """How the file was stored, in words: the first file of a deltaspace costs its full size
-    (its reference.bin), a direct one says why."""
-    from app.engine.results import Form, StoredAs  # noqa: PLC0415 - light, but keep CLI start-up lazy
-
-    size = f"{result.original_size:,} bytes"
-    if result.stored_as is StoredAs.REFERENCE:
-        full = f"{result.reference_size:,}"
-        return f"reference, {size}: the deltaspace's reference.bin costs the full {full} bytes"
-    ratio = result.stored_size / result.original_size
-    stored = f"{size} stored as {result.stored_size:,}, {ratio:.1%}"
-    if result.stored_as is StoredAs.DIRECT:
-        reason = result.reason.value if result.reason is not None else "unknown"
-        return f"direct, {stored}, reason: {reason}"
-    form = ", gzip-aware" if result.form is Form.GZIP else ""
-    return f"delta{form}, {stored}"
-
-
-def print_put(path: Path, result: PutResult, as_json: bool) -> None:
-    bucket, key = result.bucket, result.key
-    if as_json:
-        payload = {
-            "bucket": result.bucket, "key": result.key, "stored_as": result.stored_as.value,
-            "original_size": result.original_size, "stored_size": result.stored_size,
-            "reference_size": result.reference_size, "sha256": result.sha256, "stored_key": result.stored_key,
-            "reason": result.reason.value if result.reason is not None else None, "form": result.form.value,
-        }  # fmt: skip
-        click.echo(json.dumps(payload))
-        return
-    click.echo(f"upload: {path} to s3://{bucket}/{key} ({put_summary(result)})")
 
 
 def _download(
@@ -195,23 +106,15 @@ def _download(
     bucket, key = source
     dest = download_path(dest, key)
     show = force if force is not None else sys.stderr.isatty()
-    size = engine.head(bucket, key).size if show else 0  # the size only decides the progress line
-    with _spinner(f"downloading s3://{bucket}/{key}", size, force):
+    size = (engine.head(bucket, key).size or 0) if show else 0  # the size only decides the progress line
+    with spinner(f"downloading s3://{bucket}/{key}", size, force):
         meta = engine.get(bucket, key, dest)
     if as_json:
-        click.echo(json.dumps(_meta_json(meta) | {"path": str(dest)}))
+        click.echo(json.dumps(meta_json(meta) | {"path": str(dest)}))
         return
     click.echo(
         f"download: s3://{bucket}/{key} to {dest} ({meta.size:,} bytes, {meta.stored_as.value}, verified)"
     )
-
-
-def download_path(dest: Path, key: str) -> Path:
-    """`dest`, or `dest/<name>` when it is a directory; its parent directory is created."""
-    if dest.is_dir():
-        dest = dest / key.rpartition("/")[2]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return dest
 
 
 @click.command("ls")
@@ -236,7 +139,7 @@ def ls_command(  # noqa: PLR0917 - click passes every option by name
         with open_client(server, token) as client:
             _print_listing(pages(client, *parsed, detailed), as_json)
         return
-    _print_listing(_engine_pages(build_engine(command_settings(endpoint_url)), *parsed, detailed), as_json)
+    _print_listing(_engine_pages(open_engine(command_settings(endpoint_url)), *parsed, detailed), as_json)
 
 
 def _engine_pages(engine: DeltaEngine, bucket: str, prefix: str, detailed: bool) -> Iterator[LogicalPage]:
@@ -254,10 +157,13 @@ def _print_listing(pages: Iterator[LogicalPage], as_json: bool) -> None:
     for page in pages:
         for meta in page.objects:
             if as_json:
-                entries.append(_meta_json(meta))
+                entries.append(meta_json(meta))
             else:
                 stamp = meta.last_modified.strftime("%Y-%m-%d %H:%M:%S")
-                click.echo(f"{stamp} {meta.size:>14,} {meta.stored_as.value:<9} {meta.key}")
+                size = (
+                    "-" if meta.size is None else f"{meta.size:,}"
+                )  # unknown original: never the stored size
+                click.echo(f"{stamp} {size:>14} {meta.stored_as.value:<9} {meta.key}")
     if as_json:
         click.echo(json.dumps(entries))
 
@@ -280,7 +186,7 @@ def rm_command(
         with open_client(server, token) as client:
             result = client.delete(bucket, key)
     else:
-        result = build_engine(command_settings(endpoint_url)).delete(bucket, key)
+        result = open_engine(command_settings(endpoint_url)).delete(bucket, key)
     if as_json:
         click.echo(json.dumps({"bucket": bucket, "key": key, "deleted_keys": list(result.deleted_keys)}))
         return

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import click
 
-from app.cli.client import GliderClient, RemoteObject
-from app.cli.objects import PROGRESS_MIN_BYTES, download_path, hash_with_progress, print_put, upload_target
+from app.cli.client import GliderClient
+from app.cli.remote_results import RemoteObject
+from app.cli.transfers import PROGRESS_MIN_BYTES, download_path, hash_with_progress, print_put, upload_target
 from app.engine.results import LogicalPage
 
 

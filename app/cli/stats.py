@@ -1,8 +1,8 @@
 """`glider stats BUCKET [--sampled | --detailed] [--refresh | --no-cache] [--json]`.
 
-Talks to S3 directly (no server needed) through the lean client. Start-up matters (a warm
-cache answers in about one LIST), so everything beyond click is imported inside the command,
-and boto3 is never imported by this command. With --server URL (or GLIDER_SERVER) the figures
+Talks to S3 directly (no server needed). Start-up matters (a warm cache answers in about one
+LIST), so everything beyond click is imported inside the command, and with static keys in the
+environment botocore is never imported by this command. With --server URL (or GLIDER_SERVER) the figures
 come from a running service's GET /buckets/{b}/stats instead: the same table, and `--json`
 prints the API's JSON as it came.
 """
@@ -60,10 +60,21 @@ def _age(seconds: float) -> str:
     return f"{seconds / 86400:.1f}d ago"
 
 
+# What to ask for when figures are estimates: a mode that HEADs more than this one.
+_MORE_EXACT = {
+    "quick": "try --sampled or --detailed",
+    "sampled": "try --detailed",
+    "detailed": "objects changed while computing; run again",
+}
+
+
 def render_text(result: StatsResult, mode: StatsMode) -> str:
+    """The readable table. `Figures` says exactly what the API's `exact` says."""
     s = result.stats
     figures = (
-        "exact" if result.exact else "approximate (some delta sizes estimated; try --sampled or --detailed)"
+        "exact"
+        if result.exact
+        else f"approximate (some delta sizes estimated; {_MORE_EXACT.get(mode.value, 'try --detailed')})"
     )
     stamp = result.computed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     lines = [
@@ -76,7 +87,8 @@ def render_text(result: StatsResult, mode: StatsMode) -> str:
         f"Original Size:        {format_bytes(s.total_size)} ({s.total_size:,} bytes)",
         f"Compressed Size:      {format_bytes(s.compressed_size)} ({s.compressed_size:,} bytes)",
         f"Space Saved:          {format_bytes(s.space_saved)} ({s.space_saved:,} bytes)",
-        f"Compression Ratio:    {s.average_compression_ratio:.1%}",
+        # average_compression_ratio is the savings fraction (space_saved / total_size).
+        f"Savings:              {s.average_compression_ratio:.1%} of the original size",
         "",
         f"Figures:              {figures}",
         f"Cache:                {result.cache.value}, computed {stamp} ({_age(result.age_seconds)})",
@@ -129,12 +141,12 @@ class _ProgressBar:
 
 
 def build_stats_service(settings: Settings) -> StatsService:
-    """A StatsService on the lean S3 client, from Settings (botocore loaded only if ever needed)."""
+    """A StatsService on the S3 store Settings describe (pool sized for the HEAD concurrency)."""
     from app.components import build_store  # noqa: PLC0415
     from app.services.stats import StatsService  # noqa: PLC0415
 
     heads = settings.stats.head_concurrency
-    store = build_store(settings.s3, lean=True, max_connections=heads)
+    store = build_store(settings.s3, max_connections=heads)
     return StatsService(store, head_concurrency=heads)
 
 

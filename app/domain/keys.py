@@ -14,7 +14,9 @@ from app.errors import InvalidInput, ReservedKey
 REFERENCE_NAME = "reference.bin"
 DELTA_SUFFIX = ".delta"
 INTERNAL_PREFIX = ".deltaglider/"
+_INTERNAL_SEGMENT = INTERNAL_PREFIX.rstrip("/")
 MAX_KEY_BYTES = 1024
+MAX_SEGMENT_BYTES = 255  # per `/` segment: SeaweedFS's and MinIO's file-name limit
 
 # Compound suffixes are tried first so `x.tar.gz` is not mistaken for a plain `.gz`.
 DEFAULT_DELTA_EXTENSIONS: tuple[str, ...] = (
@@ -103,12 +105,20 @@ def validate_bucket(name: str) -> str:
 def validate_key(key: str) -> str:
     """Return `key` if it is a safe object key for a logical file, else raise.
 
-    Raises InvalidInput for empty, oversized, NUL-bearing or path-traversing keys, and
-    ReservedKey for names the wire format owns.
+    Raises InvalidInput for empty, oversized or path-traversing keys and for NUL, line breaks,
+    other control characters and backslashes (see below), and
+    ReservedKey for names the wire format owns: `reference.bin` and `.deltaglider` as *any*
+    segment (as a middle segment they would turn into directories on SeaweedFS, after which
+    the deltaspace's reference or Glider's own documents can no longer be written), and the
+    `.delta` suffix.
     """
     if not key:
         raise InvalidInput("invalid key: empty")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. undecodable bytes from a command line
+        raise InvalidInput("invalid key: not valid UTF-8") from None
+    if len(encoded) > MAX_KEY_BYTES:
         raise InvalidInput(f"invalid key: longer than {MAX_KEY_BYTES} bytes")
     if "\x00" in key:
         raise InvalidInput("invalid key: contains a NUL character")
@@ -119,12 +129,46 @@ def validate_key(key: str) -> str:
         raise InvalidInput(f"invalid key {key!r}: empty, '.' or '..' path segment")
     if any(ch in key for ch in "\r\n"):
         raise InvalidInput("invalid key: contains a line break")
-    if segments[-1] == REFERENCE_NAME:
-        raise ReservedKey(f"key {key!r} is reserved: '{REFERENCE_NAME}' holds a deltaspace's base")
+    control = next((ch for ch in key if ch < " " or ch == "\x7f"), None)
+    if control is not None:  # the S3 client refuses them in paths (object_store's Path rules)
+        raise InvalidInput(f"invalid key: contains the control character U+{ord(control):04X}")
+    if "\\" in key:  # SeaweedFS reads `a\b` as `a/b`: the key would silently alias another one
+        raise InvalidInput(f"invalid key {key!r}: contains a backslash")
+    if REFERENCE_NAME in segments:
+        raise ReservedKey(
+            f"key {key!r} is reserved: '{REFERENCE_NAME}' holds a deltaspace's base and cannot be "
+            "any part of a key"
+        )
     if key.endswith(DELTA_SUFFIX):
         raise ReservedKey(f"key {key!r} is reserved: the '{DELTA_SUFFIX}' suffix marks stored deltas")
-    if key.startswith(INTERNAL_PREFIX) or key == INTERNAL_PREFIX.rstrip("/"):
-        raise ReservedKey(f"key {key!r} is reserved: '{INTERNAL_PREFIX}' holds Glider's own data")
+    if _INTERNAL_SEGMENT in segments:
+        raise ReservedKey(
+            f"key {key!r} is reserved: '{_INTERNAL_SEGMENT}' holds Glider's own data and cannot be "
+            "any part of a key"
+        )
+    return key
+
+
+def validate_stored_length(key: str, *, delta_candidate: bool) -> str:
+    """Return `key` if every name an upload may store it under fits the store, else InvalidInput.
+
+    A delta candidate is stored as `<key>.delta` and may create `<prefix>/reference.bin`. S3
+    allows 1,024-byte keys; stores built on file systems (SeaweedFS, MinIO) also cap each `/`
+    segment at 255 bytes. Checking up front answers a clear 400 instead of a storage error
+    half-way through an upload.
+    """
+    names = [key]
+    if delta_candidate:
+        names += [delta_key_for(key), deltaspace_of("", key).reference_key]
+    for name in names:
+        size = len(name.encode("utf-8"))
+        longest = max(len(seg.encode("utf-8")) for seg in name.split("/"))
+        if size > MAX_KEY_BYTES or longest > MAX_SEGMENT_BYTES:
+            stored = "" if name == key else f"; it would be stored as {name.rpartition('/')[2]!r}"
+            raise InvalidInput(
+                f"invalid key: too long{stored}, a {size}-byte name with a {longest}-byte segment; "
+                f"stores allow {MAX_KEY_BYTES} bytes in all and {MAX_SEGMENT_BYTES} per segment"
+            )
     return key
 
 

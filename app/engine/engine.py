@@ -23,6 +23,7 @@ from app.domain.keys import (
     deltaspace_of,
     validate_bucket,
     validate_key,
+    validate_stored_length,
 )
 from app.engine.codec import DeltaCodec
 from app.engine.deltaspaces import delete_reference, drop_reference_if_unused
@@ -31,6 +32,7 @@ from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import DEFAULT_MAX_EXPANDED, DEFAULT_MAX_RATIO, ExpandLimits
 from app.engine.listing import list_logical
 from app.engine.locate import head_or_none, raise_missing
+from app.engine.policy import wants_delta
 from app.engine.reader import Reader
 from app.engine.references import ReferenceProvider
 from app.engine.results import DeleteResult, LogicalPage, ObjectMeta, PutResult
@@ -69,7 +71,8 @@ class DeltaEngine:
         self._store = store
         self._references = references
         self._metrics = metrics or Metrics()
-        policy = WritePolicy(max_ratio, tuple(delta_extensions), work_dir, tool, gzip)
+        self._extensions = tuple(delta_extensions)
+        policy = WritePolicy(max_ratio, self._extensions, work_dir, tool, gzip)
         # Reading gzip-aware deltas needs limits even when writing them is off.
         read_gzip = gzip or GzipSettings(ExpandLimits(DEFAULT_MAX_EXPANDED, DEFAULT_MAX_RATIO), 10.0)
         expanded = ExpandedReferences(references, read_gzip.limits, work_dir)
@@ -96,6 +99,11 @@ class DeltaEngine:
             result.stored_size,
         )  # fmt: skip
         return result
+
+    def check_storable(self, key: str) -> None:
+        """InvalidInput when a name `put(key)` would store is too long: lets a caller refuse an
+        upload before reading its body (`put` checks again)."""
+        validate_stored_length(key, delta_candidate=wants_delta(key, self._extensions))
 
     def get(self, bucket: str, key: str, dest: Path) -> ObjectMeta:
         """Rebuild `key` into `dest`, verified before `dest` is (atomically) replaced."""

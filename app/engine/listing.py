@@ -1,17 +1,24 @@
 """The logical listing: hides reference.bin and `.deltaglider/`, strips `.delta`, pages by logical keys.
 
 A page holds up to `max_keys` logical objects however many hidden objects the store returns
-around them. The continuation token is opaque to callers; inside it records the store's token
-for the underlying page being read and the last stored key consumed from it, so resuming
-re-reads that underlying page and skips what was already returned (store tokens are reusable
-in S3's ListObjectsV2). Hidden objects on a page boundary therefore never shift or drop an entry.
+around them. Nothing here assumes the store's key order: S3 lists in byte order, but SeaweedFS
+lists in directory order (`a/x` before `a-b/y`), and a merge that skipped keys `<=` the last one
+seen dropped whole directories there. Instead each LIST asks for no more entries than the page
+still has room for (one stored entry yields at most one logical entry), so every store page is
+consumed whole, and the continuation token is simply the store's own token (plus the last stored
+key read, used only to recognise a `.delta` twin below). No entry is skipped by comparison, so
+a listing is complete in any order; the price is an extra LIST when hidden objects or twins
+leave room on a page.
 
-Order is the store's key order of the stored names, so `a.zip` (stored `a.zip.delta`) comes
-after `a.zip-2`. Without `detailed`, deltas report their stored size as `size` and no sha256 (no
-HEAD per object); with it, one HEAD per listed object fills in the original size and hash.
-A key caught mid-switch between delta and direct (`k` and `k.delta` both stored) is listed once:
-within a page the newer wins; when `k.delta` falls on a later page than `k` (keys such as `k-1`
-sort between them), one HEAD of `k` detects the twin and skips it.
+Order is the store's order of the stored names. `size` is the original size when the entry
+itself tells it (a direct object's bytes are the original) and None for a delta until the
+caller fills it (`detailed`: one HEAD per listed object; the service also reads the stats
+index). A key caught mid-switch between delta and direct (`k` and `k.delta` both stored) is
+listed once: within a page the newer wins; when `k.delta` arrives on a later page than `k`, the
+store listed everything in between under names starting with `k` (true of byte order and of
+SeaweedFS's directory order alike: both put `k` first and only `k`-prefixed names between), so
+when the previous page ended on a name starting with `k`, one HEAD of `k` detects the twin and
+skips it. A store with some other order may list such a twin twice, never drop a key.
 """
 
 from __future__ import annotations
@@ -31,18 +38,24 @@ from app.storage.base import ObjectInfo, ObjectStore
 
 MAX_KEYS = 1000
 _STORE_PAGE = 1000
+_TOKEN_VERSION = 2  # v1 tokens resumed by key comparison (byte order only): refused
 
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where a listing resumes: the store page token and the last stored key already consumed."""
+    """Where a listing resumes: the store's token for the next unread page, and the last
+    stored key already read (only to recognise a `.delta` twin of a key listed before)."""
 
     store_token: str | None
     after: str | None
 
 
 def encode_token(cursor: Cursor) -> str:
-    raw = json.dumps({"v": 1, "t": cursor.store_token, "a": cursor.after}, separators=(",", ":"))
+    raw = json.dumps(
+        {"v": _TOKEN_VERSION, "t": cursor.store_token, "a": cursor.after},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )  # raw UTF-8: a 1,024-byte key costs ~1,400 token characters, not up to 2,700
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -55,12 +68,10 @@ def decode_token(token: str | None) -> Cursor:
         data = json.loads(raw)
     except (binascii.Error, ValueError):
         raise InvalidInput("invalid continuation token") from None
-    if not isinstance(data, dict) or data.get("v") != 1:
+    if not isinstance(data, dict) or data.get("v") != _TOKEN_VERSION:
         raise InvalidInput("invalid continuation token")
     store_token, after = data.get("t"), data.get("a")
-    if not (store_token is None or isinstance(store_token, str)) or not (
-        after is None or isinstance(after, str)
-    ):
+    if not isinstance(store_token, str) or not (after is None or isinstance(after, str)):
         raise InvalidInput("invalid continuation token")
     return Cursor(store_token, after)
 
@@ -70,7 +81,7 @@ def _entry(bucket: str, info: ObjectInfo, key: str) -> ObjectMeta:
     return ObjectMeta(
         bucket=bucket,
         key=key,
-        size=info.size,
+        size=None if is_delta else info.size,  # a delta's original is in its metadata, not the LIST
         stored_size=info.size,
         sha256=None,
         stored_as=StoredAs.DELTA if is_delta else StoredAs.DIRECT,
@@ -91,48 +102,49 @@ def list_logical(
 ) -> LogicalPage:
     """One page of logical objects under `prefix` (see the module docstring for the rules).
 
-    `store_page` is the size of the underlying LIST pages (tests shrink it to hit boundaries).
+    `store_page` caps the size of the underlying LIST pages (tests shrink it to hit boundaries).
     """
     validate_bucket(bucket)
     if not 1 <= max_keys <= MAX_KEYS:
         raise InvalidInput(f"max_keys must be between 1 and {MAX_KEYS}, got {max_keys}")
     cursor = decode_token(continuation_token)
     collected: dict[str, tuple[ObjectInfo, ObjectMeta]] = {}
-    store_token, after = cursor.store_token, cursor.after
-    start = cursor.after  # every stored key <= start was handled by an earlier page
+    store_token, last = cursor.store_token, cursor.after
+    start = cursor.after  # the last stored name the previous page read
     while True:
-        page = store.list_page(bucket, prefix, continuation_token=store_token, max_keys=store_page)
+        room = min(store_page, max_keys - len(collected))
+        page = store.list_page(bucket, prefix, continuation_token=store_token, max_keys=room)
         for info in page.objects:
-            if after is not None and info.key <= after:
-                continue
+            last = info.key
             key = logical_key(info.key)
             if key is None or not key.startswith(prefix):
-                after = info.key
-                continue
-            if (
-                start is not None
-                and key <= start
-                and key not in collected
-                and _direct_exists(store, bucket, key)
-            ):
-                after = info.key  # `k` was listed on an earlier page; this is its `.delta` twin
                 continue
             if key in collected:  # `k` and `k.delta` both present: keep the newer
                 if info.last_modified > collected[key][0].last_modified:
                     collected[key] = (info, _entry(bucket, info, key))
-                after = info.key
                 continue
-            if len(collected) == max_keys:
-                return _finish(store, bucket, collected, Cursor(store_token, after), detailed)
+            if _listed_before(store, bucket, info.key, key, start):
+                continue
             collected[key] = (info, _entry(bucket, info, key))
-            after = info.key
         if page.next_token is None:
             return _finish(store, bucket, collected, None, detailed)
-        store_token = page.next_token  # keep `after`: later pages only hold greater keys
+        store_token = page.next_token
+        if len(collected) >= max_keys:
+            return _finish(store, bucket, collected, Cursor(store_token, last), detailed)
+
+
+def _listed_before(store: ObjectStore, bucket: str, stored: str, key: str, start: str | None) -> bool:
+    """True for a `.delta` whose direct twin `key` an earlier page already listed.
+
+    Only asked when the previous page ended on a name starting with `key` (see the module
+    docstring): rare, so the HEAD costs nothing in the common case.
+    """
+    if not stored.endswith(DELTA_SUFFIX) or start is None or not start.startswith(key):
+        return False
+    return _direct_exists(store, bucket, key)
 
 
 def _direct_exists(store: ObjectStore, bucket: str, key: str) -> bool:
-    """Only asked for a `.delta` whose stripped name sorts before the page start (rare)."""
     return head_or_none(store, bucket, key) is not None
 
 

@@ -8,6 +8,7 @@ verified the same way; foreign objects (no metadata) are served as stored.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,9 +23,11 @@ from app.engine.gzip_form import GzipReads, GzipSettings
 from app.engine.locate import Located, locate
 from app.engine.references import ReferenceProvider
 from app.engine.results import ObjectMeta, StoredAs
-from app.errors import CodecError, IntegrityError
+from app.errors import CodecError, IntegrityError, ObjectNotFound
 from app.observability.metrics import Metrics
 from app.storage.base import ObjectHead, ObjectStore
+
+log = logging.getLogger(__name__)
 
 _KIND_TO_STORED = {
     StoredKind.DELTA: StoredAs.DELTA,
@@ -61,6 +64,16 @@ def verify(path: Path, sha256: str, size: int | None, what: str) -> None:
         raise IntegrityError(f"{what}: SHA-256 {actual} does not match the recorded {sha256}; not served")
 
 
+def check_readable(bucket: str, found: Located, what: str) -> None:
+    """Raise the IntegrityError a GET would, from metadata alone: a `.delta` whose metadata
+    does not describe a delta (absent, or naming no usable reference) cannot be rebuilt."""
+    if found.kind is StoredKind.DELTA:
+        info = DeltaInfo.parse(found.stored_key, found.head.metadata)
+        reference_space(bucket, info.ref_key, found.stored_key)
+    elif found.stored_key.endswith(DELTA_SUFFIX) and found.kind is StoredKind.FOREIGN:
+        raise IntegrityError(f"{what}: {found.stored_key!r} has no delta metadata; cannot rebuild")
+
+
 def reference_space(bucket: str, ref_key: str, delta_key: str) -> DeltaSpace:
     prefix, _, name = ref_key.rpartition("/")
     if name != REFERENCE_NAME:
@@ -90,9 +103,11 @@ class Reader:
         self._gzip = GzipReads(expanded, gzip, work_dir)
 
     def head(self, bucket: str, key: str) -> ObjectMeta:
+        """What `get` would serve, or the error it would raise from the metadata alone."""
         validate_bucket(bucket)
         validate_key(key)
         found = locate(self._store, bucket, key)
+        check_readable(bucket, found, f"s3://{bucket}/{key}")  # HEAD and GET agree (issue 16.8)
         return describe(bucket, key, found.head, found.kind)
 
     def get(self, bucket: str, key: str, dest: Path) -> ObjectMeta:
@@ -112,8 +127,7 @@ class Reader:
         return meta
 
     def _fetch(self, bucket: str, found: Located, part: Path, what: str) -> ObjectHead:
-        if found.stored_key.endswith(DELTA_SUFFIX) and found.kind is StoredKind.FOREIGN:
-            raise IntegrityError(f"{what}: {found.stored_key!r} has no delta metadata; cannot rebuild")
+        check_readable(bucket, found, what)
         head = self._store.get_to_file(bucket, found.stored_key, part) or found.head
         sha = read_field(head.metadata, "file_sha256")
         if sha is not None:
@@ -129,11 +143,19 @@ class Reader:
             space = reference_space(bucket, info.ref_key, found.stored_key)
             decoder = self._decoder(info.codec)
             began = time.perf_counter()
-            if self._gzip.handles(head.metadata):
-                self._gzip.rebuild(decoder, space, info, head.metadata, delta=delta, part=part, what=what)
-            elif not self._gzip.rescue(decoder, space, info, delta, part):
-                with self._references.open(space, info.ref_sha256) as reference:
-                    decoder.decode(reference, delta, part)
+            try:
+                if self._gzip.handles(head.metadata):
+                    self._gzip.rebuild(decoder, space, info, head.metadata, delta=delta, part=part, what=what)
+                elif not self._gzip.rescue(decoder, space, info, delta, part):
+                    with self._references.open(space, info.ref_sha256) as reference:
+                        decoder.decode(reference, delta, part)
+            except ObjectNotFound:
+                # The delta exists but its base is gone: data loss, not a missing object.
+                log.error("%s: reference %s/%s is missing; delta %s cannot be rebuilt",
+                          what, bucket, space.reference_key, found.stored_key)  # fmt: skip
+                raise IntegrityError(
+                    f"{what}: its reference {space.reference_key!r} is missing; cannot rebuild it"
+                ) from None
             self._metrics.codec_seconds.labels(operation="decode").observe(time.perf_counter() - began)
         verify(part, info.file_sha256, info.file_size, what)
         return head

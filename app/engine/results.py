@@ -31,6 +31,7 @@ class DirectReason(enum.StrEnum):
     COMPRESSED_STREAM = "compressed-stream"  # gzip/bzip2/xz bytes deltaglider 6.2.0 cannot reference
     REFERENCE_UNUSABLE = "reference-unusable"  # the deltaspace's reference.bin has no dg-file-sha256
     REFERENCE_CHANGED = "reference-changed"  # the reference was replaced during the upload
+    CONCURRENT_WRITERS = "concurrent-writers"  # racing uploads of the key removed both stored forms
 
 
 class Form(enum.StrEnum):
@@ -66,14 +67,15 @@ class PutResult:
 class ObjectMeta:
     """A logical object.
 
-    `size` is the original size; `etag` is `sha256:<hex>` when the content hash is known, else
-    the store's ETag. In listings (no HEAD per object) `sha256` is None and `size` equals
-    `stored_size` for deltas unless the listing was asked for details.
+    `size` is the original size, never the stored one: None in a listing when it is not known
+    (a delta listed without a HEAD or a stats fact); a HEAD or GET always knows it. `etag` is
+    `sha256:<hex>` when the content hash is known, else the store's ETag. In listings (no HEAD
+    per object) `sha256` is None unless the listing was asked for details.
     """
 
     bucket: str
     key: str
-    size: int
+    size: int | None
     stored_size: int
     sha256: str | None
     stored_as: StoredAs

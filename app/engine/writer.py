@@ -14,9 +14,9 @@ wrong (S3 PUTs are atomic with their metadata; a failed multipart upload leaves 
 2. The new representation (`<key>.delta` or `<key>`) is written.
 3. The reference is re-checked (a concurrent delete of the deltaspace's last file may have
    removed it) and restored from our verified local copy when gone.
-4. Only then is the other representation of the same key removed, and only when it is older
-   than this upload (a newer one belongs to a concurrent writer). Until it is removed, reads
-   pick the newest of the two, so every intermediate state reads back a complete version.
+4. Then the key is settled to one stored form (`app/engine/settle.py`, which states the race
+   and the invariant). Until then reads pick the newest of `K` and `K.delta`
+   (`policy.choose_representation`), so a complete version always reads back.
 """
 
 from __future__ import annotations
@@ -25,12 +25,18 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from app.domain.files import scratch_file
 from app.domain.hashing import sha256_file
-from app.domain.keys import DeltaSpace, delta_key_for, deltaspace_of, validate_bucket, validate_key
+from app.domain.keys import (
+    DeltaSpace,
+    delta_key_for,
+    deltaspace_of,
+    validate_bucket,
+    validate_key,
+    validate_stored_length,
+)
 from app.domain.metadata import CODEC_XDELTA3, delta_metadata, direct_metadata, read_field, reference_metadata
 from app.engine.codec import DeltaCodec
 from app.engine.deltaspaces import drop_reference_if_unused
@@ -39,11 +45,12 @@ from app.engine.gzip_form import GzipSettings, prepare_upload
 from app.engine.gzip_stream import is_gzip
 from app.engine.gzip_writer import GzipWriter
 from app.engine.locate import head_or_none
-from app.engine.policy import accept_delta, created_at, expanded_by_xdelta3, wants_delta
+from app.engine.policy import accept_delta, expanded_by_xdelta3, wants_delta
 from app.engine.references import ReferenceProvider
 from app.engine.results import DirectReason, Form, PutResult, StoredAs
+from app.engine.settle import settle
 from app.engine.upload_file import Upload
-from app.errors import AlreadyExists, EmptyFile, InvalidInput
+from app.errors import AlreadyExists, EmptyFile, GliderError, InvalidInput
 from app.observability.metrics import Metrics
 from app.storage.base import ObjectHead, ObjectStore
 
@@ -99,6 +106,8 @@ class Writer:
         """
         validate_bucket(bucket)
         validate_key(key)
+        candidate = wants_delta(key, self._policy.extensions)
+        validate_stored_length(key, delta_candidate=candidate)  # a clear 400 before any write
         try:
             size = path.stat().st_size
         except OSError as err:
@@ -106,13 +115,12 @@ class Writer:
         if size == 0:
             raise EmptyFile(f"refusing to store an empty file as s3://{bucket}/{key} (0 bytes)")
         upload = Upload(bucket, key, path, (sha256 or sha256_file(path)).lower(), size)
-        started = datetime.now(UTC)
-        if wants_delta(key, self._policy.extensions):
+        if candidate:
             result = self._put_candidate(upload)
         else:
             result = self._put_direct(upload, DirectReason.NOT_A_CANDIDATE)
-        self._retire_other(upload, result.stored_key, started)
-        return result
+        # One stored form per key whatever concurrent writers do (see app/engine/settle.py).
+        return settle(self._store, result, lambda: self._put_direct(upload, DirectReason.CONCURRENT_WRITERS))
 
     # -- the three ways to store a file --------------------------------------------------------
 
@@ -171,8 +179,31 @@ class Writer:
             log.warning("%s/%s has no dg-file-sha256; storing direct", up.bucket, ref.key)
         return ref_sha.lower() if ref_sha else None
 
+    def _drop_fresh_reference(self, space: DeltaSpace) -> None:
+        """Best-effort cleanup after a failed first upload; the original error is what matters."""
+        try:
+            dropped = drop_reference_if_unused(self._store, space)
+        except GliderError as err:
+            log.error(
+                "could not remove %s/%s after a failed upload: %s", space.bucket, space.reference_key, err
+            )
+            return
+        if dropped:
+            log.warning("removed %s/%s created by a failed upload", space.bucket, space.reference_key)
+
     def put_identity(self, up: Upload, space: DeltaSpace, *, created_reference: bool) -> PutResult:
-        """The file equals the reference: the zero-diff delta, no diffing needed."""
+        """The file equals the reference: the zero-diff delta, no diffing needed. When this upload
+        just `created_reference`, a failure removes that reference again (plain and gzip forms)."""
+        if not created_reference:
+            return self._identity(up, space, created_reference=False)
+        try:
+            return self._identity(up, space, created_reference=True)
+        except BaseException:
+            # Never leave the reference we just created without the delta that needs it.
+            self._drop_fresh_reference(space)
+            raise
+
+    def _identity(self, up: Upload, space: DeltaSpace, *, created_reference: bool) -> PutResult:
         with scratch_file(self._policy.work_dir, ".delta") as delta:
             self._codec.encode_identity(up.path, delta)
             if not created_reference and not accept_delta(
@@ -261,20 +292,4 @@ class Writer:
 
     def replace_delta_with_direct(self, up: Upload) -> PutResult:
         log.warning("reference of %s/%s changed under the upload; storing direct", up.bucket, up.key)
-        result = self._put_direct(up, DirectReason.REFERENCE_CHANGED)
-        self._store.delete(up.bucket, delta_key_for(up.key))
-        return result
-
-    def _retire_other(self, up: Upload, stored_key: str, started: datetime) -> None:
-        """Remove the key's other representation if it predates this upload."""
-        other = delta_key_for(up.key) if stored_key == up.key else up.key
-        head = head_or_none(self._store, up.bucket, other)
-        if head is None:
-            return
-        written = created_at(head.metadata) or head.last_modified
-        if written > started:
-            log.info("left newer %s/%s from a concurrent writer in place", up.bucket, other)
-            return
-        self._store.delete(up.bucket, other)
-        if other != up.key:
-            drop_reference_if_unused(self._store, deltaspace_of(up.bucket, up.key))
+        return self._put_direct(up, DirectReason.REFERENCE_CHANGED)  # `settle` removes our older delta

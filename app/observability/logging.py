@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-_SKIP = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# Standard record attributes, and uvicorn's ANSI-coloured copy of its message.
+_SKIP = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+# uvicorn's loggers: its command line gives them plain-text handlers of their own (that do not
+# propagate), so they are pointed at ours; with `log_config=None` they simply propagate to the root.
+_UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,6 +50,10 @@ def configure_logging(level: str = "INFO", json_format: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in _UVICORN:
+        logger = logging.getLogger(name)
+        if logger.handlers:  # an access log that was switched off has none and stays off
+            logger.handlers[:] = [handler]
     # botocore logs request headers (including auth) at DEBUG: never let it through.
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))

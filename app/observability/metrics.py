@@ -1,7 +1,9 @@
 """Every Prometheus metric Glider exports, on one object with an injected registry.
 
-Names follow `dg_<noun>_<unit>`; labels come from fixed sets (mode, result, kind, job, status,
-trigger), never from object keys. Tests build a fresh `Metrics(CollectorRegistry())` each.
+Names follow `dg_<noun>_<unit>`; labels come from fixed sets (mode, result, kind, task, status,
+trigger), never from object keys. No label is named `job` or `instance`: Prometheus sets those on
+every scraped series and would rename ours to `exported_job`. Tests build a fresh
+`Metrics(CollectorRegistry())` each.
 """
 
 from __future__ import annotations
@@ -93,11 +95,11 @@ class Metrics:
         )
         # Maintenance and jobs
         self.cache_clears = Counter("dg_cache_clears", "Reference cache clears", ["trigger"], registry=r)
-        self.job_runs = Counter("dg_job_runs", "Scheduler job runs", ["job", "status"], registry=r)
+        self.job_runs = Counter("dg_job_runs", "Scheduler task runs", ["task", "status"], registry=r)
         self.job_last_success = Gauge(
             "dg_job_last_success_timestamp_seconds",
-            "Unix time of each job's last success",
-            ["job"],
+            "Unix time of each scheduler task's last success",
+            ["task"],
             registry=r,
         )
         # Coordination

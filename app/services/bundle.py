@@ -15,12 +15,14 @@ from app.services.objects import ObjectService
 from app.services.readiness import Readiness
 from app.services.stats import StatsService
 from app.services.upload import UploadService
+from app.storage.base import ObjectStore
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     """Everything the API calls. `resources` is closed when the app that built it shuts down.
-    `flight` is the stats coordination (shared with `stats`); the scheduler takes job leases from it."""
+    `flight` is the stats coordination (shared with `stats`); the scheduler takes job leases from it.
+    `store` is the object store itself, for the scheduler's housekeeping."""
 
     metrics: Metrics
     uploads: UploadService
@@ -31,3 +33,4 @@ class Services:
     default_bucket: str = "artifacts"
     resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     flight: SingleFlight | None = None
+    store: ObjectStore | None = None  # for housekeeping jobs (stale multipart uploads)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from app.domain.keys import validate_bucket, validate_key
+from app.domain.keys import delta_key_for, validate_bucket, validate_key
 from app.engine.engine import DeltaEngine
 from app.engine.results import DeleteResult, LogicalPage, ObjectMeta
 from app.services.stats import StatsService
@@ -65,8 +65,17 @@ class ObjectService:
     def list(
         self, bucket: str, prefix: str = "", continuation_token: str | None = None, max_keys: int = 1000
     ) -> LogicalPage:
+        """A listing page whose delta sizes come from the stats index where it knows them (no
+        HEAD per object); the rest stay None, never the stored size."""
         validate_bucket(bucket)
-        return self.engine.list(bucket, prefix, continuation_token=continuation_token, max_keys=max_keys)
+        page = self.engine.list(bucket, prefix, continuation_token=continuation_token, max_keys=max_keys)
+        unknown = {delta_key_for(m.key): m for m in page.objects if m.size is None}
+        if not unknown:
+            return page
+        known = self.stats.known_originals(bucket, [(k, m.etag, m.stored_size) for k, m in unknown.items()])
+        sizes = {unknown[k].key: size for k, size in known.items()}
+        objects = tuple(replace(m, size=sizes.get(m.key, m.size)) for m in page.objects)
+        return replace(page, objects=objects)
 
     def delete(self, bucket: str, key: str) -> DeleteResult:
         validate_bucket(bucket)

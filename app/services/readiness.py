@@ -6,6 +6,7 @@ serves (in-process single-flight), so that check reports the degradation in its 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from datetime import UTC, datetime
 from app.coordination.base import BackendStatus
 from app.errors import AccessDenied, BucketNotFound, GliderError
 from app.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
 
 Check = Callable[[], str]
 """Returns a short detail when the dependency is usable; raises a GliderError when it is not."""
@@ -41,7 +44,10 @@ class Readiness:
             try:
                 outcomes.append(CheckOutcome(name, True, check()))
             except GliderError as err:
-                outcomes.append(CheckOutcome(name, False, f"{type(err).__name__}: {err}"))
+                # Probes are unauthenticated by default: the answer names the failure, the log
+                # holds its detail (endpoint, library message).
+                log.warning("readiness check %s failed: %s: %s", name, type(err).__name__, err)
+                outcomes.append(CheckOutcome(name, False, f"{type(err).__name__}; details in the server log"))
         return ReadinessReport(all(o.ok for o in outcomes), tuple(outcomes))
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -49,7 +49,7 @@ from app.stats.compute import (
 )
 from app.stats.document import DocumentStore, StatsDocument
 from app.stats.fingerprint import SHARD_COUNT
-from app.stats.index import Fact, FactIndex
+from app.stats.index import Fact, FactIndex, known_originals
 from app.stats.model import StatsMode
 from app.stats.prefetch import HeadPrefetch, PrefetchGate
 from app.storage.base import ObjectStore
@@ -142,6 +142,10 @@ class StatsService:
         the S3 document validates itself)."""
         if self._flight is not None:
             self._flight.invalidate(bucket)
+
+    def known_originals(self, bucket: str, deltas: Iterable[tuple[str, str, int]]) -> dict[str, int]:
+        """Listed deltas' original sizes as the stats index knows them (see `known_originals`)."""
+        return known_originals(FactIndex(self._store, bucket, self._cache_error), deltas)
 
     # -- steps -------------------------------------------------------------------------------
     def _validated(

@@ -128,6 +128,7 @@ class UploadService:
         try:
             validate_bucket(bucket)
             validate_key(key)
+            self.engine.check_storable(key)  # too long a `.delta`/reference name: 400 before the body
             declared = normalise_sha256(declared_sha256)
             if least_size is not None and least_size > self.max_bytes:
                 raise PayloadTooLarge(f"upload is larger than the {self.max_bytes}-byte limit")

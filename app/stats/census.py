@@ -1,14 +1,23 @@
 """One pass over a bucket listing: counts, stored bytes, references, fingerprint, delta records.
 
-Fed page by page as the LIST arrives. Memory: direct objects cost nothing per object; each delta
-keeps one packed line (`key NUL etag NUL size NUL`, about len(key) + 45 bytes) in its shard's
-bytearray until the computation decodes that shard; references keep one dict entry per
-deltaspace. For one million deltas with 60-byte keys that is about 110 MB, against the 350+ MB
-that one Python object per key would cost.
+Fed page by page as the LIST arrives. Memory: each direct object costs 8 bytes (a hash of its
+key, to find twins); each delta keeps one packed line (`key NUL etag NUL size NUL`, about
+len(key) + 45 bytes) in its shard's bytearray until the computation decodes that shard;
+references keep one dict entry per deltaspace. For one million deltas with 60-byte keys that is
+about 110 MB, against the 350+ MB that one Python object per key would cost.
+
+Twins: while a writer switches a key between delta and direct (or after one died in between),
+both `K` and `K.delta` are listed. They are one object, so `finish` counts the key once, as its
+direct form (whose original size the LIST already tells; the delta's would need a HEAD). The
+twin's stored bytes stay in `stored_bytes`: they are in the bucket until the next write of K
+settles it. Twins share a deltaspace, hence a shard, and are matched per shard in any listing
+order.
 """
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
@@ -17,6 +26,11 @@ from app.stats.fingerprint import SHARD_COUNT, Fingerprint, ShardDigests, combin
 from app.storage.base import ObjectInfo
 
 _REF_TAIL = "/" + REFERENCE_NAME
+
+
+def _key_id(key: str) -> int:
+    """64-bit hash of a logical key (collisions between twins' shards: about 1 in 2^64)."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
 
 
 class Census:
@@ -32,7 +46,9 @@ class Census:
         self.newest: datetime | None = None
         self.references: dict[str, int] = {}
         self.delta_counts = [0] * shards
+        self.twins = 0  # `.delta` objects not counted because their direct form is also listed
         self._lines = [bytearray() for _ in range(shards)]
+        self._direct_ids = [array("Q") for _ in range(shards)]
         self._digests = ShardDigests(shards)
         self._last_space: str | None = None
         self._last_shard = 0
@@ -64,10 +80,30 @@ class Census:
             else:
                 self.direct_objects += 1
                 self.direct_bytes += size
+                self._direct_ids[shard].append(_key_id(key))
             if self.newest is None or obj.last_modified > self.newest:
                 self.newest = obj.last_modified
         self.listed += counted
         return counted
+
+    def finish(self) -> None:
+        """Call once after the last page: drop from the delta counts every `.delta` whose
+        direct twin was also listed (see the module docstring). Digests are unaffected."""
+        for shard in range(self.shards):
+            ids = self._direct_ids[shard]
+            self._direct_ids[shard] = array("Q")
+            if not ids or not self.delta_counts[shard]:
+                continue
+            directs = set(ids)
+            kept = bytearray()
+            for key, etag, size in self.deltas(shard):
+                if _key_id(key.removesuffix(DELTA_SUFFIX)) in directs:
+                    self.twins += 1
+                    self.delta_objects -= 1
+                    self.delta_counts[shard] -= 1
+                else:
+                    kept += record_line(key, etag, size)
+            self._lines[shard] = kept
 
     def shard_digests(self) -> tuple[str, ...]:
         return self._digests.hexdigests()

@@ -89,22 +89,18 @@ def list_bucket(
 ) -> None:
     """Feed every page of the bucket's listing into `census` as it arrives; `on_deltas` gets
     each page's deltas as (key, ETag, size) (see prefetch.py)."""
-    token: str | None = None
-    while True:
-        page = store.list_page(bucket, continuation_token=token, max_keys=1000)
-        reporter.listed += census.add(page.objects)
+    for objects in store.list_pages(bucket):  # big buckets: subtrees listed in parallel
+        reporter.listed += census.add(objects)
         if on_deltas is not None:
             on_deltas(
                 [
                     (o.key, o.etag, o.size)
-                    for o in page.objects
+                    for o in objects
                     if o.key.endswith(DELTA_SUFFIX) and not o.key.startswith(INTERNAL_PREFIX)
                 ]
             )
         reporter.emit()
-        if page.next_token is None:
-            return
-        token = page.next_token
+    census.finish()
 
 
 @dataclass(frozen=True, slots=True)

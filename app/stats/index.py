@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.domain.keys import INTERNAL_PREFIX
 from app.errors import BucketNotFound, GliderError, ObjectNotFound
+from app.stats.fingerprint import deltaspace_of, shard_of
 from app.stats.model import StatsMode
 from app.storage.base import ObjectStore
 
@@ -134,3 +135,23 @@ class FactIndex:
 
     def save_manifest(self, manifest: Manifest) -> bool:
         return self._write(MANIFEST_KEY, manifest.model_dump_json().encode("utf-8"))
+
+
+def known_originals(index: FactIndex, deltas: Iterable[tuple[str, str, int]]) -> dict[str, int]:
+    """Original sizes the index records for `(stored key, ETag, stored size)` of listed deltas.
+
+    A fact counts only while ETag and stored size still match (see the module docstring), so an
+    answer is never stale. Reads one shard document per shard the deltas fall in; a missing or
+    unreadable one simply knows nothing. Returns {stored key: original size}.
+    """
+    by_shard: dict[int, list[tuple[str, str, int]]] = {}
+    for item in deltas:
+        by_shard.setdefault(shard_of(deltaspace_of(item[0])), []).append(item)
+    known: dict[str, int] = {}
+    for shard, items in by_shard.items():
+        facts = index.load_shard(shard)
+        for key, etag, size in items:
+            fact = facts.get(key)
+            if fact is not None and fact[0] == etag and fact[1] == size:
+                known[key] = fact[2]
+    return known

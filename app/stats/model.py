@@ -1,13 +1,14 @@
 """Stats values and the pure arithmetic that turns tallies into them.
 
-Definitions (the wire format's, see WIRE_FORMAT.md "Stats cache document"):
+Definitions (the wire format's, see docs/WIRE_FORMAT.md "Stats cache documents"):
 - `object_count` = `delta_objects` + `direct_objects`: every listed object except `reference.bin`
   files and anything under `.deltaglider/`. A key ending in `.delta` is a delta, anything else direct.
 - `total_size`: original (logical) bytes. A direct object's original is its stored size; a delta's
   is `dg-file-size` from its metadata (known only after a HEAD, or from stored facts).
 - `compressed_size`: stored bytes of deltas, direct objects and every `reference.bin`.
 - `space_saved` = max(0, total_size - compressed_size); `average_compression_ratio` =
-  space_saved / total_size, in [0, 1] (0 when total_size is 0).
+  space_saved / total_size, in [0, 1] (0 when total_size is 0): despite its name (DeltaGlider's,
+  kept for the wire format) it is the savings fraction, 0.9 meaning a tenth of the bytes stored.
 
 A delta whose original is unknown is *estimated* (see `estimate_unknown`), and the result is then
 marked inexact. DeltaGlider counts such deltas as 0 original bytes, which makes quick-mode ratios

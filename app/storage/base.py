@@ -1,8 +1,10 @@
 """The ObjectStore interface: everything Glider needs from S3, and nothing botocore-shaped.
 
-Implementations translate their library's failures into `app.errors`:
-BucketNotFound / ObjectNotFound, AlreadyExists (lost If-None-Match), AccessDenied,
-StorageUnavailable (unreachable, 5xx, timeouts). Every method is thread-safe.
+Implementations translate their library's failures into `app.errors` (for S3: one table in
+`app.storage.s3_errors`): BucketNotFound / ObjectNotFound, AlreadyExists (lost If-None-Match),
+PreconditionFailed, Conflict, AccessDenied, InvalidInput (what S3 cannot store), and
+StorageUnavailable (unreachable, 5xx) with its kinds Throttled and StorageTimeout, the only
+retryable ones. Every method is thread-safe.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from app.errors import GliderError
+from app.errors import GliderError, InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,17 @@ class ObjectStore(abc.ABC):
                 return
             token = page.next_token
 
+    def list_pages(self, bucket: str) -> Iterator[tuple[ObjectInfo, ...]]:
+        """The whole bucket, page by page, in an order that is the same on every call for the same
+        contents (the stats fingerprint relies on it); stores may list parts of it in parallel."""
+        token: str | None = None
+        while True:
+            page = self.list_page(bucket, continuation_token=token)
+            yield page.objects
+            if page.next_token is None:
+                return
+            token = page.next_token
+
     def head_many(self, bucket: str, keys: Iterable[str], concurrency: int = 32) -> Iterator[HeadResult]:
         """HEAD many keys on a bounded pool; results arrive in completion order.
 
@@ -149,3 +162,29 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, bucket: str, key: str) -> None:
         """Delete `key`; deleting a missing key is not an error (S3 semantics)."""
+
+    def delete_many(self, bucket: str, keys: Iterable[str]) -> None:
+        """Delete every key (batches of 1,000 where the store can); missing keys are fine."""
+        for key in keys:
+            self.delete(bucket, key)
+
+    def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
+        """Bytes `start` (inclusive) to `end` (exclusive); fewer when the object ends first."""
+        if not 0 <= start < end:
+            raise InvalidInput(f"invalid byte range {start}-{end}")
+        return self.get_bytes(bucket, key)[start:end]
+
+    def copy(self, bucket: str, source: str, dest: str) -> None:
+        """Server-side copy within `bucket`, metadata and content type included."""
+        head = self.head(bucket, source)
+        data = self.get_bytes(bucket, source)
+        ctype = head.content_type or "application/octet-stream"
+        self.put_bytes(bucket, dest, data, head.metadata, content_type=ctype)
+
+    def abort_incomplete_uploads(
+        self, bucket: str, older_than: timedelta, *, now: datetime | None = None
+    ) -> int:
+        """Abort multipart uploads started more than `older_than` ago; return how many.
+        Stores without multipart uploads have none."""
+        del bucket, older_than, now
+        return 0

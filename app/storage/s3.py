@@ -1,188 +1,97 @@
-"""`ObjectStore` on botocore: one client per store, shared by every thread (clients are thread-safe).
+"""`ObjectStore` on obstore (Rust `object_store`): every data operation of the CLI and the service.
 
-Every botocore failure is translated by `s3_errors.translate_error` into `app.errors`, so nothing above
-`app.storage` sees botocore. Credentials never appear in a message. ETags come back unquoted and
-metadata keys lower-case. Left as None, endpoint and credentials come from boto3's standard chain
-(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, profiles, instance roles...).
+One obstore `S3Store` per bucket (each with its own connection pool), built on first use and
+shared by every thread. Failures go through `s3_errors` (one table); obstore retries idempotent
+requests itself with exponential backoff and jitter (`s3_config.retry_config`). The few admin
+operations obstore lacks go through `s3_admin` (botocore, loaded only then). ETags come back
+unquoted, metadata keys lower-case, credentials never appear in a message.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import botocore.session
-from botocore.config import Config
-from botocore.credentials import RefreshableCredentials
-from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
+import obstore
+from obstore.exceptions import NotModifiedError
 
-from app.errors import AlreadyExists, GliderError, IntegrityError, InvalidInput, ObjectNotFound
+from app.domain.keys import validate_bucket
+from app.domain.sizes import MiB
+from app.errors import GliderError, InvalidInput, ObjectNotFound
 from app.storage.base import HeadResult, ListPage, ObjectHead, ObjectInfo, ObjectStore
-from app.storage.factory import MiB, S3Options, lean_client
-from app.storage.lean import LeanS3
-from app.storage.s3_errors import error_code, http_status, translating
-from app.storage.s3_multipart import MultipartUpload
-from app.storage.sigv4 import Credentials
+from app.storage.s3_admin import BotoAdmin
+from app.storage.s3_buckets import BucketClients
+from app.storage.s3_config import S3Options
+from app.storage.s3_errors import check_metadata, translate_obstore, truncated
+from app.storage.s3_listing import PAGE, delimited_page, flat_page, iter_infos, to_head
+from app.storage.s3_parallel import bucket_pages
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import (
-        CreateBucketRequestTypeDef,
-        GetObjectOutputTypeDef,
-        GetObjectRequestTypeDef,
-        HeadObjectOutputTypeDef,
-        ListObjectsV2RequestTypeDef,
-        PutObjectRequestTypeDef,
-    )
+    from obstore import Attributes
 
-_DOWNLOAD_CHUNK = 1 * MiB
-_CUT_SHORT = (ResponseStreamingError, IncompleteReadError)
-_ALREADY_OURS = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
+__all__ = ["MiB", "S3ObjectStore", "S3Options"]
 
-
-def _unquote(etag: str) -> str:
-    return etag.strip('"')
-
-
-def _truncated(bucket: str, key: str, received: int | None, size: int) -> IntegrityError:
-    got = f"{received} of {size}" if received is not None else f"fewer than {size}"
-    return IntegrityError(f"truncated download of object '{key}' in bucket '{bucket}': {got} bytes")
-
-
-def _head(key: str, response: HeadObjectOutputTypeDef | GetObjectOutputTypeDef) -> ObjectHead:
-    return ObjectHead(
-        key=key,
-        size=response["ContentLength"],
-        etag=_unquote(response["ETag"]),
-        last_modified=response["LastModified"],
-        metadata={k.lower(): v for k, v in response.get("Metadata", {}).items()},
-        content_type=response.get("ContentType"),
-    )
+_CHUNK = 1 * MiB
 
 
 class S3ObjectStore(ObjectStore):
-    """Blocking S3 operations over a single pooled, thread-safe boto3 client."""
+    """Blocking S3 operations. `counts` tallies requests by operation (head, list, get, put,
+    delete, copy), as `MemoryObjectStore.counts` does, so tests can assert request budgets."""
 
     def __init__(
         self,
-        endpoint_url: str | None,
-        region: str,
-        access_key_id: str | None,
-        secret_access_key: str | None,
-        *,
-        addressing_style: Literal["path", "virtual", "auto"] = "path",
-        max_pool_connections: int = 64,
-        multipart_threshold_bytes: int = 64 * MiB,
-        multipart_chunk_bytes: int = 16 * MiB,
-        multipart_concurrency: int = 4,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
-        max_attempts: int = 3,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        **tuning: Any,
     ) -> None:
-        self.options = S3Options(
-            endpoint_url, region, access_key_id, secret_access_key, addressing_style,
-            max_pool_connections, multipart_threshold_bytes, multipart_chunk_bytes,
-            multipart_concurrency, connect_timeout, read_timeout, max_attempts,
-        )  # fmt: skip
-        config = Config(
-            region_name=region,
-            signature_version="s3v4",
-            s3={"addressing_style": addressing_style},
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
-            max_pool_connections=max_pool_connections,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            tcp_keepalive=True,
-            # Modern boto3 adds CRC checksums by default; S3-compatible stores may reject them.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        )
-        # A botocore session, not boto3's: the client is the same, without importing boto3 and
-        # s3transfer (tens of ms of every CLI process's start-up) for helpers this store never uses.
-        session = botocore.session.get_session()
-        if access_key_id or secret_access_key:
-            # As boto3.Session does: a half-given pair is passed on too (and fails when signing).
-            session.set_credentials(access_key_id, secret_access_key)  # type: ignore[arg-type]
-        session.set_config_variable("region", region)
-        self._client: S3Client = session.create_client(  # type: ignore[assignment]
-            "s3", region_name=region, endpoint_url=endpoint_url, config=config
-        )
-        self.endpoint: str = self._client.meta.endpoint_url
-        self._session = session
-        self._lean: LeanS3 | None = None
-        self._lean_ready = False
-        self._lean_lock = threading.Lock()
+        known = {f.name for f in fields(S3Options)}
+        unknown = set(tuning) - known
+        if unknown:
+            raise TypeError(f"unknown S3 options: {sorted(unknown)}")
+        self.options = S3Options(endpoint_url, region, access_key_id, secret_access_key, **tuning)
+        self.endpoint = self.options.endpoint
+        self._buckets = BucketClients(self.options)
+        self._call = self._buckets.call
+        self._store = self._buckets.store
+        self.admin = BotoAdmin(self.options)
+        self.counts = self._buckets.counts
 
-    @property
-    def client(self) -> S3Client:
-        """The shared boto3 client, for storage-layer siblings (never above `app.storage`)."""
-        return self._client
+    @classmethod
+    def from_options(cls, options: S3Options) -> S3ObjectStore:
+        values = {f.name: getattr(options, f.name) for f in fields(S3Options)}
+        return cls(**values)
 
     def close(self) -> None:
-        """Release pooled connections; the store must not be used afterwards."""
-        self._client.close()
-        if self._lean is not None:
-            self._lean.close()
-
-    def _fast(self) -> LeanS3 | None:
-        """The lean client for LIST and HEAD batches (~5x less client CPU than boto3, see
-        `app.storage.lean`), built on first use from the same endpoint and static credentials.
-        None when the credentials refresh themselves (roles, SSO): boto3 handles those."""
-        with self._lean_lock:
-            if not self._lean_ready:
-                self._lean_ready = True
-                found = self._session.get_credentials()
-                if found is not None and not isinstance(found, RefreshableCredentials):
-                    frozen = found.get_frozen_credentials()
-                    if frozen.access_key and frozen.secret_key:
-                        credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
-                        self._lean = lean_client(self.options, self.endpoint, credentials)
-            return self._lean
-
-    def _translated(self, bucket: str, key: str | None = None) -> contextlib.AbstractContextManager[None]:
-        return translating(self.endpoint, bucket, key)
+        """Drop pooled connections; the store must not be used afterwards."""
+        self._buckets.close()
+        self.admin.close()
 
     # -- buckets ---------------------------------------------------------------------------
 
     def create_bucket(self, bucket: str) -> None:
-        request: CreateBucketRequestTypeDef = {"Bucket": bucket}
-        if self.options.region != "us-east-1":
-            request["CreateBucketConfiguration"] = {"LocationConstraint": self.options.region}  # type: ignore[typeddict-item]
-        with self._translated(bucket):
-            try:
-                self._client.create_bucket(**request)
-            except ClientError as err:
-                if error_code(err) not in _ALREADY_OURS:
-                    raise
-            else:
-                return
-        # Someone has it: fine when we can use it (AccessDenied otherwise).
-        self.head_bucket(bucket)
+        validate_bucket(bucket)
+        if not self.admin.create_bucket(bucket):
+            self.head_bucket(bucket)  # someone's: fine when we can use it (AccessDenied otherwise)
 
     def head_bucket(self, bucket: str) -> None:
-        with self._translated(bucket):
-            self._client.head_bucket(Bucket=bucket)
+        # obstore has no HeadBucket: a one-key LIST answers NoSuchBucket / 403 the same way.
+        self._call("list", bucket, None, lambda s: next(iter(obstore.list(s, chunk_size=1)), None))
 
     # -- reads -----------------------------------------------------------------------------
 
     def head(self, bucket: str, key: str) -> ObjectHead:
-        # A bare 404 is ObjectNotFound even when the bucket is what is missing: reads expect
-        # 404s (two HEADs per lookup), so a second request to tell them apart is left to the
-        # callers that report it (`head_bucket`, as `app.engine.locate.raise_missing` does).
-        with self._translated(bucket, key):
-            return _head(key, self._client.head_object(Bucket=bucket, Key=key))
+        result = self._call("head", bucket, key, lambda s: obstore.get(s, key, options={"head": True}))
+        return to_head(key, result.meta, result.attributes)
 
     def head_many(self, bucket: str, keys: Iterable[str], concurrency: int = 32) -> Iterator[HeadResult]:
         """HEAD on a bounded pool (at most 2 x workers queued), yielding in completion order."""
         workers = max(1, min(concurrency, self.options.max_pool_connections))
-        fast = self._fast()
-        if fast is not None:
-            yield from fast.head_many(bucket, keys, workers)
-            return
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glider-head")
         pending: set[Future[HeadResult]] = set()
         try:
@@ -212,68 +121,79 @@ class S3ObjectStore(ObjectStore):
         continuation_token: str | None = None,
         max_keys: int = 1000,
     ) -> ListPage:
-        if not 1 <= max_keys <= 1000:
-            raise InvalidInput(f"max_keys must be between 1 and 1000, not {max_keys}")
-        fast = self._fast()
-        if fast is not None:
-            return fast.list_page(
-                bucket, prefix, delimiter=delimiter, continuation_token=continuation_token, max_keys=max_keys
-            )
-        request: ListObjectsV2RequestTypeDef = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys}
-        if delimiter:
-            request["Delimiter"] = delimiter
-        if continuation_token:
-            request["ContinuationToken"] = continuation_token
-        with self._translated(bucket):
-            response = self._client.list_objects_v2(**request)
-        objects = tuple(
-            ObjectInfo(item["Key"], item["Size"], _unquote(item["ETag"]), item["LastModified"])
-            for item in response.get("Contents", ())
+        if not 1 <= max_keys <= PAGE:
+            raise InvalidInput(f"max_keys must be between 1 and {PAGE}, not {max_keys}")
+        if delimiter not in (None, "", "/"):
+            raise InvalidInput(f"only '/' is supported as a listing delimiter, not {delimiter!r}")
+        page = delimited_page if delimiter else flat_page
+        return self._call("list", bucket, None, lambda s: page(s, prefix, continuation_token, max_keys))
+
+    def iter_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        """One listing stream (obstore follows S3's continuation tokens itself)."""
+        store = self._store(bucket)
+        self._buckets.count("list")
+        try:
+            yield from iter_infos(store, prefix)
+        except GliderError:
+            raise
+        except Exception as err:  # as in _call
+            raise translate_obstore(err, endpoint=self.endpoint, bucket=bucket) from err
+
+    def list_pages(self, bucket: str) -> Iterator[tuple[ObjectInfo, ...]]:
+        """See `s3_parallel.bucket_pages` (`list_concurrency` streams over a big bucket)."""
+
+        def translate(err: Exception) -> Exception:
+            if isinstance(err, GliderError):
+                return err
+            return translate_obstore(err, endpoint=self.endpoint, bucket=bucket)
+
+        count = self._buckets.count
+        yield from bucket_pages(
+            self._store(bucket), self.options.list_concurrency, translate, lambda: count("list")
         )
-        prefixes = tuple(entry["Prefix"] for entry in response.get("CommonPrefixes", ()))
-        token = response.get("NextContinuationToken") if response.get("IsTruncated") else None
-        return ListPage(objects, prefixes, token or None)
 
     def get_to_file(
         self, bucket: str, key: str, dest: Path, *, if_none_match: str | None = None
     ) -> ObjectHead | None:
-        request: GetObjectRequestTypeDef = {"Bucket": bucket, "Key": key}
-        if if_none_match is not None:
-            request["IfNoneMatch"] = f'"{_unquote(if_none_match)}"'
+        options = {"if_none_match": f'"{if_none_match.strip(chr(34))}"'} if if_none_match else None
+        try:
+            result = self._call("get", bucket, key, lambda s: obstore.get(s, key, options=options))  # type: ignore[arg-type]
+        except GliderError as err:
+            if isinstance(err.__cause__, NotModifiedError):
+                return None
+            raise
+        head = to_head(key, result.meta, result.attributes)
         received = 0
-        with self._translated(bucket, key):
-            try:
-                response = self._client.get_object(**request)
-            except ClientError as err:
-                if http_status(err) == 304:  # botocore raises on Not Modified
-                    return None
-                raise
-            head = _head(key, response)
-            body = response["Body"]
-            try:
-                with dest.open("wb") as out:
-                    for chunk in body.iter_chunks(_DOWNLOAD_CHUNK):
-                        out.write(chunk)
-                        received += len(chunk)
-            except _CUT_SHORT as err:  # the connection ended before Content-Length bytes
-                raise _truncated(bucket, key, received, head.size) from err
-            finally:
-                body.close()
+        try:
+            with dest.open("wb") as out:
+                for chunk in result.stream(min_chunk_size=_CHUNK):
+                    out.write(chunk)
+                    received += len(chunk)
+        except OSError:
+            raise  # our own disk
+        except Exception as err:  # the body stopped coming: reset, timeout, cut short
+            raise truncated(bucket, key, received, head.size) from err
         if received != head.size:
-            raise _truncated(bucket, key, received, head.size)
+            raise truncated(bucket, key, received, head.size)
         return head
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
-        with self._translated(bucket, key):
-            response = self._client.get_object(Bucket=bucket, Key=key)
-            with contextlib.closing(response["Body"]) as body:
-                try:
-                    data = body.read()
-                except _CUT_SHORT as err:
-                    raise _truncated(bucket, key, None, response["ContentLength"]) from err
-        if len(data) != response["ContentLength"]:
-            raise _truncated(bucket, key, len(data), response["ContentLength"])
+        result = self._call("get", bucket, key, lambda s: obstore.get(s, key))
+        size = result.meta["size"]
+        try:
+            data = bytes(result.bytes())
+        except Exception as err:  # the body stopped coming: reset, timeout, cut short
+            raise truncated(bucket, key, 0, size) from err
+        if len(data) != size:
+            raise truncated(bucket, key, len(data), size)
         return data
+
+    def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
+        if not 0 <= start < end:
+            raise InvalidInput(f"invalid byte range {start}-{end}")
+        return self._call(
+            "get", bucket, key, lambda s: bytes(obstore.get_range(s, key, start=start, end=end))
+        )
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -287,9 +207,7 @@ class S3ObjectStore(ObjectStore):
         if_none_match: bool = False,
         content_type: str = "application/octet-stream",
     ) -> str:
-        return self._put_object(
-            bucket, key, data, metadata or {}, if_none_match=if_none_match, content_type=content_type
-        )
+        return self._put_single(bucket, key, bytes(data), metadata or {}, if_none_match, content_type)
 
     def put_file(
         self,
@@ -301,65 +219,62 @@ class S3ObjectStore(ObjectStore):
         if_none_match: bool = False,
         content_type: str = "application/octet-stream",
     ) -> str:
-        size = path.stat().st_size
-        if size < self.options.multipart_threshold_bytes:
-            with path.open("rb") as body:  # botocore streams an open file; never read whole
-                return self._put_object(
-                    bucket, key, body, metadata, if_none_match=if_none_match, content_type=content_type
-                )
-        return self._put_multipart(
-            bucket, key, path, metadata, if_none_match=if_none_match, content_type=content_type
-        )
+        check_metadata(metadata, content_type)
+        if path.stat().st_size < self.options.multipart_threshold_bytes:
+            return self._put_single(bucket, key, path, metadata, if_none_match, content_type)
+        if if_none_match:
+            self._store(bucket)  # validates the bucket name before botocore sees it
+            self._buckets.count("put")
+            return self.admin.put_if_absent(bucket, key, path, metadata, content_type).strip('"')
+        o = self.options
+        result = self._call(
+            "put", bucket, key,
+            lambda s: obstore.put(
+                s, key, path, attributes={**metadata, "Content-Type": content_type}, use_multipart=True,
+                chunk_size=o.multipart_chunk_bytes, max_concurrency=o.multipart_concurrency,
+            ),
+        )  # fmt: skip
+        return (result["e_tag"] or "").strip('"')
 
-    def _put_object(
+    def _put_single(  # noqa: PLR0917 - private, the two puts' shared body
         self,
         bucket: str,
         key: str,
-        body: bytes | IO[bytes],
+        body: bytes | Path,
         metadata: Mapping[str, str],
-        *,
         if_none_match: bool,
         content_type: str,
     ) -> str:
-        request: PutObjectRequestTypeDef = {
-            "Bucket": bucket,
-            "Key": key,
-            "Body": body,
-            "Metadata": dict(metadata),
-            "ContentType": content_type,
-        }
-        if if_none_match:
-            request["IfNoneMatch"] = "*"
-        with self._translated(bucket, key):
-            return _unquote(self._client.put_object(**request)["ETag"])
+        check_metadata(metadata, content_type)
+        attributes: Attributes = {**metadata, "Content-Type": content_type}
+        mode: Literal["create", "overwrite"] = "create" if if_none_match else "overwrite"
+        result = self._call(
+            "put", bucket, key,
+            lambda s: obstore.put(s, key, body, attributes=attributes, mode=mode, use_multipart=False),
+            creating=if_none_match,
+        )  # fmt: skip
+        return (result["e_tag"] or "").strip('"')
 
-    def _put_multipart(
-        self,
-        bucket: str,
-        key: str,
-        path: Path,
-        metadata: Mapping[str, str],
-        *,
-        if_none_match: bool,
-        content_type: str,
-    ) -> str:
-        if if_none_match:
-            self._fail_if_exists(bucket, key)  # cheap early exit; the conditional complete decides
-        upload = MultipartUpload(
-            self._client,
-            self.endpoint,
-            bucket,
-            key,
-            chunk_bytes=self.options.multipart_chunk_bytes,
-            concurrency=self.options.multipart_concurrency,
-        )
-        return _unquote(upload.run(path, metadata, content_type, if_none_match))
-
-    def _fail_if_exists(self, bucket: str, key: str) -> None:
-        with contextlib.suppress(ObjectNotFound):
-            self.head(bucket, key)
-            raise AlreadyExists(f"object '{key}' in bucket '{bucket}' already exists")
+    def copy(self, bucket: str, source: str, dest: str) -> None:
+        self._call("copy", bucket, source, lambda s: obstore.copy(s, source, dest))
 
     def delete(self, bucket: str, key: str) -> None:
-        with self._translated(bucket, key):
-            self._client.delete_object(Bucket=bucket, Key=key)
+        self._call("delete", bucket, key, lambda s: obstore.delete(s, key))
+
+    def delete_many(self, bucket: str, keys: Iterable[str]) -> None:
+        batch = list(keys)
+        for start in range(0, len(batch), PAGE):  # DeleteObjects takes 1,000 keys at most
+            chunk = batch[start : start + PAGE]
+            self._call("delete", bucket, None, lambda s, chunk=chunk: obstore.delete(s, chunk))  # type: ignore[misc]
+
+    def abort_incomplete_uploads(
+        self, bucket: str, older_than: timedelta, *, now: datetime | None = None
+    ) -> int:
+        moment = now or datetime.now(UTC)
+        stale = [u for u in self.admin.pending_uploads(bucket) if moment - u.initiated >= older_than]
+        for upload in stale:
+            try:
+                self.admin.abort(bucket, upload)
+            except ObjectNotFound:
+                continue  # completed or aborted meanwhile
+        return len(stale)

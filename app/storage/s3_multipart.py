@@ -1,4 +1,5 @@
-"""Multipart upload of a local file: parts read with `pread` on a small pool, abort on any failure.
+"""Conditional multipart upload of a local file (the admin path: obstore cannot send
+If-None-Match on CompleteMultipartUpload): parts read with `pread` on a small pool, abort on any failure.
 
 At most `concurrency` parts are in memory at once; the file is never read whole. Whatever goes
 wrong (S3 error, lost If-None-Match race, local read error, file changed underneath) the upload
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.errors import GliderError, IntegrityError
-from app.storage.s3_errors import translating
+from app.storage.s3_errors import translating_botocore as translating
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -60,7 +61,7 @@ class MultipartUpload:
             }
             if if_none_match:
                 request["IfNoneMatch"] = "*"
-            with translating(self.endpoint, self.bucket, self.key):
+            with translating(self.endpoint, self.bucket, self.key, creating=if_none_match):
                 return self.client.complete_multipart_upload(**request)["ETag"]
         except BaseException:
             self._abort(upload_id)

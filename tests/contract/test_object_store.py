@@ -1,4 +1,5 @@
-"""One contract for every ObjectStore: the S3 store on a real SeaweedFS and the in-memory fake.
+"""One contract for every ObjectStore: the S3 store on real SeaweedFS, on moto's server and on the
+in-test AWS-shaped endpoint, and the in-memory fake.
 
 The second half holds S3-only behaviour (credentials, unreachable endpoint, multipart failures).
 """
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -387,24 +389,44 @@ def test_s3_wrong_credentials_is_access_denied(seaweed: S3Endpoint, bucket: str)
         assert "not-the-secret" not in str(caught.value)
         with pytest.raises(AccessDenied):
             store.put_bytes(bucket, "k", b"x")
+        with pytest.raises(AccessDenied):
+            store.head(bucket, "k")
     finally:
         store.close()
 
 
-def test_s3_standard_aws_environment_is_honoured(
+def test_s3_credentials_from_the_botocore_chain(
     seaweed: S3Endpoint, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Endpoint and credentials left None: boto3's chain reads AWS_ENDPOINT_URL and the keys."""
+    """No keys given: botocore's chain finds them (here in a shared credentials file)."""
+    shared = tmp_path / "credentials"
+    shared.write_text(
+        f"[default]\naws_access_key_id = {seaweed.access_key}\naws_secret_access_key = {seaweed.secret_key}\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", seaweed.endpoint_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed.secret_key)
-    store = S3ObjectStore(None, seaweed.region, None, None)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(shared))
+    store = S3ObjectStore(seaweed.endpoint_url, seaweed.region, None, None)
     try:
-        assert store.endpoint == seaweed.endpoint_url
-        store.put_bytes(bucket, "via-env", b"ok")
-        assert store.get_bytes(bucket, "via-env") == b"ok"
+        store.put_bytes(bucket, "via-chain", b"ok")
+        assert store.get_bytes(bucket, "via-chain") == b"ok"
+    finally:
+        store.close()
+
+
+def test_s3_no_credentials_anywhere_is_access_denied(
+    seaweed: S3Endpoint, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = S3ObjectStore(seaweed.endpoint_url, seaweed.region, None, None, max_attempts=1)
+    try:
+        with pytest.raises(AccessDenied):
+            store.head(bucket, "k")
     finally:
         store.close()
 
@@ -432,6 +454,7 @@ def test_s3_multipart_failing_read_leaves_nothing(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The conditional multipart path (botocore): a failing disk aborts the upload."""
     real_read = s3_multipart.read_part
     reads: list[int] = []
 
@@ -443,7 +466,7 @@ def test_s3_multipart_failing_read_leaves_nothing(
 
     monkeypatch.setattr(s3_multipart, "read_part", failing_read)
     with pytest.raises(OSError, match="Input/output error"):
-        multipart_s3.put_file(bucket, "half.bin", _file(tmp_path, "src", 12 * MiB), {})
+        multipart_s3.put_file(bucket, "half.bin", _file(tmp_path, "src", 12 * MiB), {}, if_none_match=True)
     assert reads[:2] == [0, 5 * MiB]
     with pytest.raises(ObjectNotFound):
         multipart_s3.head(bucket, "half.bin")
@@ -468,7 +491,7 @@ def test_s3_multipart_shrinking_file_is_aborted(
 
     monkeypatch.setattr(s3_multipart, "read_part", read_then_truncate)
     with pytest.raises(IntegrityError, match=r"shrank|changed size"):
-        multipart_s3.put_file(bucket, "moving.bin", src, {})
+        multipart_s3.put_file(bucket, "moving.bin", src, {}, if_none_match=True)
     with pytest.raises(ObjectNotFound):
         multipart_s3.head(bucket, "moving.bin")
     assert _pending_uploads(seaweed, bucket) == []
@@ -490,6 +513,27 @@ def test_s3_multipart_loses_race_at_complete(
     with pytest.raises(AlreadyExists):
         multipart_s3.put_file(bucket, "race.bin", _file(tmp_path, "src", 12 * MiB), {}, if_none_match=True)
     assert s3_store.get_bytes(bucket, "race.bin") == b"rival"
+    assert _pending_uploads(seaweed, bucket) == []
+
+
+def test_s3_abort_incomplete_uploads_older_than(
+    s3_store: S3ObjectStore, seaweed: S3Endpoint, bucket: str
+) -> None:
+    """Uploads left behind (a crashed process) are aborted once older than the limit, not before."""
+    client = boto3.client(
+        "s3", endpoint_url=seaweed.endpoint_url, region_name=seaweed.region,
+        aws_access_key_id=seaweed.access_key, aws_secret_access_key=seaweed.secret_key,
+    )  # fmt: skip
+    try:
+        client.create_multipart_upload(Bucket=bucket, Key="left/behind.bin")
+        client.create_multipart_upload(Bucket=bucket, Key="left/also.bin")
+    finally:
+        client.close()
+    assert sorted(_pending_uploads(seaweed, bucket)) == ["left/also.bin", "left/behind.bin"]
+    assert s3_store.abort_incomplete_uploads(bucket, timedelta(hours=24)) == 0
+    assert len(_pending_uploads(seaweed, bucket)) == 2
+    later = datetime.now(UTC) + timedelta(hours=25)
+    assert s3_store.abort_incomplete_uploads(bucket, timedelta(hours=24), now=later) == 2
     assert _pending_uploads(seaweed, bucket) == []
 
 
@@ -523,8 +567,32 @@ def test_s3_body_cut_short_is_integrity_error(short_body_endpoint: str, tmp_path
     store = S3ObjectStore(short_body_endpoint, "us-east-1", "id", "secret", max_attempts=1, read_timeout=5)
     try:
         with pytest.raises(IntegrityError, match="truncated download of object 'k'"):
-            store.get_to_file("b", "k", tmp_path / "dest")
+            store.get_to_file("bkt", "k", tmp_path / "dest")
         with pytest.raises(IntegrityError, match="truncated"):
-            store.get_bytes("b", "k")
+            store.get_bytes("bkt", "k")
     finally:
         store.close()
+
+
+def test_list_pages_whole_bucket_same_order_each_time(any_store: Store) -> None:
+    store, bucket = any_store
+    keys = [f"r/app-{s}/v{i}.zip.delta" for s in range(3) for i in range(4)] + [
+        "r/app-0/reference.bin",
+        "top",
+    ]
+    for key in keys:
+        store.put_bytes(bucket, key, b"x")
+    first = [o.key for page in store.list_pages(bucket) for o in page]
+    assert sorted(first) == sorted(keys)
+    assert [o.key for page in store.list_pages(bucket) for o in page] == first
+
+
+@pytest.mark.parametrize("value", ["line\nbreak", "caf\u00e9", "nul\x00"])
+def test_s3_metadata_s3_cannot_carry_is_refused_cleanly(
+    s3_store: S3ObjectStore, bucket: str, value: str
+) -> None:
+    """Refused before sending (the client would panic on a control character), nothing written."""
+    with pytest.raises(InvalidInput, match="'dg-note'"):
+        s3_store.put_bytes(bucket, "meta", b"x", {"dg-note": value})
+    with pytest.raises(ObjectNotFound):
+        s3_store.head(bucket, "meta")

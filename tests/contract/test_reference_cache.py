@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.caches.base import ClearResult, ReferenceCache
+from app.caches.base import ClearResult, EvictionReason, ReferenceCache, ignore_eviction
 from app.caches.encrypted import EncryptedReferenceCache
 from app.caches.filesystem import FilesystemReferenceCache, namespace
 from app.caches.memory import MemoryReferenceCache
@@ -39,18 +39,26 @@ class Variant:
     encrypted: bool
     on_disk: bool
 
-    def build(self, root: Path, max_bytes: int, key: bytes | None = None) -> ReferenceCache:
-        inner = self.inner(root, max_bytes)
+    def build(
+        self,
+        root: Path,
+        max_bytes: int,
+        key: bytes | None = None,
+        on_evict: Callable[[EvictionReason], None] = ignore_eviction,
+    ) -> ReferenceCache:
+        inner = self.inner(root, max_bytes, on_evict)
         if self.encrypted:
             work = root / "work"
             work.mkdir(exist_ok=True)
             return EncryptedReferenceCache(inner, key or os.urandom(32), work_dir=work)
         return inner
 
-    def inner(self, root: Path, max_bytes: int) -> ReferenceCache:
+    def inner(
+        self, root: Path, max_bytes: int, on_evict: Callable[[EvictionReason], None] = ignore_eviction
+    ) -> ReferenceCache:
         if self.on_disk:
-            return FilesystemReferenceCache(root / "cache", max_bytes)
-        return MemoryReferenceCache(max_bytes)
+            return FilesystemReferenceCache(root / "cache", max_bytes, on_evict=on_evict)
+        return MemoryReferenceCache(max_bytes, on_evict=on_evict)
 
     def stored_size(self, plain: int) -> int:
         if not self.encrypted:
@@ -200,6 +208,26 @@ def test_least_recently_used_goes_first(variant: Variant, tmp_path: Path, blobs:
     for path, sha, data in (a, c, d):
         assert read_hit(cache, SPACE, sha) == data, path
     assert cache.counters().evictions == 1
+
+
+def test_every_eviction_is_told_to_the_listener_with_its_reason(
+    variant: Variant, tmp_path: Path, blobs: Callable
+) -> None:
+    heard: list[EvictionReason] = []
+    cache = variant.build(tmp_path, variant.stored_size(1000) * 3, on_evict=heard.append)
+    a, b, c, d = (blobs(1000) for _ in range(4))
+    for path, sha, _ in (a, b, c, d):  # the fourth pushes the oldest out
+        cache.put(SPACE, sha, path)
+    assert heard == [EvictionReason.SPACE]
+    assert cache.evict(SPACE, c[1]) is True
+    assert heard == [EvictionReason.SPACE, EvictionReason.REQUESTED]
+    variant.corrupt(cache, tmp_path, SPACE, d[1])
+    with pytest.raises(IntegrityError):
+        cache.open(SPACE, d[1])
+    assert heard == [EvictionReason.SPACE, EvictionReason.REQUESTED, EvictionReason.CORRUPT]
+    cache.clear()  # a clear is counted by its trigger (dg_cache_clears_total), not as evictions
+    assert len(heard) == 3
+    assert cache.counters().evictions == 3
 
 
 def test_clear_empties_memory_and_directory(variant: Variant, tmp_path: Path, blobs: Callable) -> None:

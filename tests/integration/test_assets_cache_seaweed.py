@@ -11,7 +11,6 @@ import logging
 import multiprocessing
 import os
 import random
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,18 +19,19 @@ import pytest
 from app.assets.cache import AssetCache, Outcome
 from app.assets.revalidation import Freshness, RevalidationPolicy
 from app.caches.memory import MemoryReferenceCache
+from app.domain.sizes import MiB
 from app.engine.codec import XDelta3Codec
 from app.engine.engine import DeltaEngine
 from app.engine.references import ReferenceProvider
 from app.engine.results import StoredAs
 from app.errors import ObjectNotFound, StorageUnavailable
 from app.storage.s3 import S3ObjectStore
+from app.storage.seaweed import free_ports
 from tests.conftest import S3Endpoint
 from tests.support.assets import Clock, CountingStore, FetchReport, engine_cache, fetch_in_child
 
 pytestmark = pytest.mark.integration
 
-MiB = 1024 * 1024
 DAY = 86400.0
 ONE_DAY = Freshness.after(DAY)
 
@@ -193,9 +193,7 @@ def test_an_immutable_bucket_makes_no_request(
 
 
 def dead_endpoint() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    [port] = free_ports(1)
     return f"http://127.0.0.1:{port}"  # nothing listens here any more
 
 

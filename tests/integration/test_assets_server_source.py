@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def service(seaweed: S3Endpoint) -> Iterator[ServiceProcess]:
     env = seaweed.env() | {
-        "DG_API_TOKENS": json.dumps({"tok-read": ["read"]}),
+        "DG_API_TOKENS": json.dumps({"tok-read-0123456789": ["read"]}),
         "DG_CLEAR_CACHE_INTERVAL": "0",
         "DG_WARM_INTERVAL": "0",
         "DG_EMBEDDED_S3": "false",
@@ -60,7 +60,7 @@ def test_fetch_revalidate_replace_through_the_server(
     requests: list[httpx.Request] = []
     client = httpx.Client(
         base_url=service.url,
-        headers={"Authorization": "Bearer tok-read"},
+        headers={"Authorization": "Bearer tok-read-0123456789"},
         timeout=60,
         event_hooks={"request": [requests.append]},
     )
@@ -113,7 +113,7 @@ def test_cli_fetch_through_the_server(
     put(engine, tmp_path, bucket, "docs/a.txt", b"via server")
     env = {k: v for k, v in seaweed.env().items() if not k.startswith("AWS_")} | {
         "DG_ASSET_SERVER_URL": service.url,
-        "DG_ASSET_SERVER_TOKEN": "tok-read",
+        "DG_ASSET_SERVER_TOKEN": "tok-read-0123456789",
         "DG_ASSET_CACHE_DIR": str(tmp_path / "cli-cache"),
     }
     done = subprocess.run(

@@ -57,6 +57,10 @@ def test_upload_list_download_delete(
     plain = ok(glider(seaweed, "ls", f"s3://{bucket}"))
     assert "reference.bin" not in plain
     assert plain.count("\n") == 2
+    # Without --long a delta's original size is unknown: shown as '-', never its stored size.
+    assert [line.split()[2] for line in plain.splitlines()] == ["-", "-"]
+    short = json.loads(ok(glider(seaweed, "ls", f"s3://{bucket}/rel/", "--json")))
+    assert [(e["size"], e["stored_size"] < 300_000) for e in short] == [(None, True), (None, True)]
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()

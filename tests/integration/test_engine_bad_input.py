@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 
 from app.engine.results import StoredAs
 from app.errors import (
@@ -21,7 +18,9 @@ from app.errors import (
     StorageUnavailable,
 )
 from app.storage.s3 import S3ObjectStore
-from tests.conftest import S3Endpoint, unique_bucket_name
+from app.storage.seaweed import free_ports
+from tests.conftest import unique_bucket_name
+from tests.support.aws_s3 import AwsS3
 from tests.support.engine import make_engine, versions, write
 
 pytestmark = pytest.mark.integration
@@ -53,9 +52,17 @@ def test_invalid_bucket_names(s3_store: S3ObjectStore, tmp_path: Path, name: str
         ("rel/../etc.zip", InvalidInput, r"'\.\.' path segment"),
         ("./a.zip", InvalidInput, "path segment"),
         ("/abs.zip", InvalidInput, "start or end"),
+        ("bad\udcff.zip", InvalidInput, "not valid UTF-8"),
+        ("tab/a\tb.zip", InvalidInput, "control character U\\+0009"),
+        ("del\x7f.txt", InvalidInput, "control character U\\+007F"),
+        ("win\\path.zip", InvalidInput, "backslash"),  # SeaweedFS would store it as win/path.zip
         ("rel/reference.bin", ReservedKey, "reference.bin"),
+        ("rel/reference.bin/x.txt", ReservedKey, "reference.bin"),  # would block rel/'s reference
+        ("reference.bin/x.zip", ReservedKey, "reference.bin"),
         ("a.zip.delta", ReservedKey, r"\.delta"),
-        (".deltaglider/stats_quick.json", ReservedKey, r"\.deltaglider/"),
+        (".deltaglider/stats_quick.json", ReservedKey, r"'\.deltaglider'"),
+        ("rel/.deltaglider/x.zip", ReservedKey, r"'\.deltaglider'"),
+        ("rel/.deltaglider", ReservedKey, r"'\.deltaglider'"),
     ],
 )
 def test_bad_keys(
@@ -158,9 +165,7 @@ def test_metadata_lying_about_the_hash_is_not_served(
 
 
 def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def test_s3_unreachable_is_storage_unavailable(tmp_path: Path) -> None:
@@ -179,38 +184,28 @@ def test_s3_unreachable_is_storage_unavailable(tmp_path: Path) -> None:
     store.close()
 
 
-class _ErrorBody:
-    def stream(self, **_: object) -> Iterator[bytes]:
-        yield b"<Error><Code>InternalError</Code><Message>injected failure</Message></Error>"
-
-
-def test_failure_mid_upload_leaves_nothing_that_reads_wrong(seaweed: S3Endpoint, tmp_path: Path) -> None:
-    """Multipart upload parts start failing half way (real S3, 500s injected on the wire)."""
-    store = S3ObjectStore(
-        seaweed.endpoint_url, seaweed.region, seaweed.access_key, seaweed.secret_key,
-        multipart_threshold_bytes=5 << 20, multipart_chunk_bytes=5 << 20, max_attempts=1,
-    )  # fmt: skip
-    bucket = unique_bucket_name()
-    store.create_bucket(bucket)
-    engine = make_engine(store, tmp_path)
-    old = write(tmp_path, "old.bin", b"old version\n" * 1000)
-    engine.put(bucket, "big/blob.bin", old)
-    parts = {"n": 0}
-
-    def fail_later_parts(request: AWSPreparedRequest, **_: object) -> AWSResponse | None:
-        parts["n"] += 1
-        if parts["n"] >= 2:
-            return AWSResponse(request.url, 500, HTTPHeaders(), _ErrorBody())
-        return None
-
-    store.client.meta.events.register("before-send.s3.UploadPart", fail_later_parts)
-    new = write(tmp_path, "new.bin", versions(16 << 20, 1, seed=1)[0])
-    with pytest.raises(StorageUnavailable):
-        engine.put(bucket, "big/blob.bin", new)
-    assert parts["n"] >= 2
-    engine.get(bucket, "big/blob.bin", tmp_path / "out")  # the previous version, intact
-    assert (
-        hashlib.sha256((tmp_path / "out").read_bytes()).digest() == hashlib.sha256(old.read_bytes()).digest()
-    )
-    assert {o.key for o in store.iter_objects(bucket)} == {"big/blob.bin"}
-    store.close()
+def test_failure_mid_upload_leaves_nothing_that_reads_wrong(tmp_path: Path) -> None:
+    """Multipart upload parts start failing half way (500s from the AWS-shaped endpoint)."""
+    with AwsS3() as server:
+        store = S3ObjectStore(
+            server.endpoint_url, "us-east-1", "key", "secret",
+            multipart_threshold_bytes=5 << 20, multipart_chunk_bytes=5 << 20, max_attempts=1,
+        )  # fmt: skip
+        bucket = unique_bucket_name()
+        store.create_bucket(bucket)
+        engine = make_engine(store, tmp_path)
+        old = write(tmp_path, "old.bin", b"old version\n" * 1000)
+        engine.put(bucket, "big/blob.bin", old)
+        server.fail_parts_from = 2
+        new = write(tmp_path, "new.bin", versions(16 << 20, 1, seed=1)[0])
+        with pytest.raises(StorageUnavailable):
+            engine.put(bucket, "big/blob.bin", new)
+        assert any(method == "PUT" and "partNumber=2" in query for method, _, query, _ in server.requests)
+        engine.get(bucket, "big/blob.bin", tmp_path / "out")  # the previous version, intact
+        assert (
+            hashlib.sha256((tmp_path / "out").read_bytes()).digest()
+            == hashlib.sha256(old.read_bytes()).digest()
+        )
+        assert {o.key for o in store.iter_objects(bucket)} == {"big/blob.bin"}
+        assert server.state.uploads == {}  # obstore aborted the failed multipart upload
+        store.close()

@@ -25,6 +25,7 @@ def keys_of(store: S3ObjectStore, bucket: str) -> set[str]:
     return {o.key for o in store.iter_objects(bucket)}
 
 
+@pytest.mark.smoke
 def test_first_file_is_reference_then_deltas_all_read_back(
     s3_store: S3ObjectStore, bucket: str, tmp_path: Path
 ) -> None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from botocore.awsrequest import AWSPreparedRequest
 from prometheus_client import CollectorRegistry
 
 from app.caches.base import ReferenceCache
@@ -29,6 +28,7 @@ from app.engine.engine import DeltaEngine
 from app.engine.references import ReferenceProvider
 from app.engine.results import StoredAs
 from app.observability.metrics import Metrics
+from app.storage.base import ObjectHead
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint, unique_bucket_name
 
@@ -41,15 +41,27 @@ KEY = os.urandom(32)
 
 @dataclass
 class GetCounter:
-    """Counts GetObject requests for reference.bin as they leave for the server."""
+    """Counts GetObject requests for reference.bin made through a store."""
 
     reference_gets: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, request: AWSPreparedRequest, **_: object) -> None:
-        if request.url.split("?", 1)[0].endswith("/reference.bin"):
+    def saw(self, key: str) -> None:
+        if key.endswith("reference.bin"):
             with self.lock:
                 self.reference_gets += 1
+
+
+class CountingStore(S3ObjectStore):
+    """The real S3 store, telling `counter` of every download before it leaves for the server."""
+
+    counter: GetCounter
+
+    def get_to_file(
+        self, bucket: str, key: str, dest: Path, *, if_none_match: str | None = None
+    ) -> ObjectHead | None:
+        self.counter.saw(key)
+        return super().get_to_file(bucket, key, dest, if_none_match=if_none_match)
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +84,9 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, byte
 
 @pytest.fixture
 def store(seaweed: S3Endpoint) -> Iterator[tuple[S3ObjectStore, GetCounter]]:
-    s3 = S3ObjectStore(seaweed.endpoint_url, seaweed.region, seaweed.access_key, seaweed.secret_key)
+    s3 = CountingStore(seaweed.endpoint_url, seaweed.region, seaweed.access_key, seaweed.secret_key)
     counter = GetCounter()
-    s3.client.meta.events.register("before-send.s3.GetObject", counter)
+    s3.counter = counter
     yield s3, counter
     s3.close()
 

@@ -39,10 +39,10 @@ DELTAS = 12_000
 
 
 @pytest.fixture(scope="module")
-def big(s3_store: S3ObjectStore, lean_store: ObjectStore) -> WireBucket:
+def big(s3_store: S3ObjectStore) -> WireBucket:
     name = unique_bucket_name("replicas")
     s3_store.create_bucket(name)
-    return big_wire_bucket(lean_store, name, DELTAS)
+    return big_wire_bucket(s3_store, name, DELTAS)
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,8 @@ def redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def cold(big: WireBucket, lean_store: ObjectStore) -> WireBucket:
-    coldify(lean_store, big.bucket)
+def cold(big: WireBucket, s3_store: ObjectStore) -> WireBucket:
+    coldify(s3_store, big.bucket)
     return big
 
 

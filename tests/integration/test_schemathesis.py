@@ -50,7 +50,7 @@ def served(log: str) -> Counter[tuple[str, int]]:
 
 def test_no_server_errors(seaweed: S3Endpoint, bucket: str, tmp_path: Path) -> None:
     env = seaweed.env() | {
-        "DG_API_TOKENS": json.dumps({"tok-all": ["upload", "read", "admin"]}),
+        "DG_API_TOKENS": json.dumps({"tok-all-0123456789": ["upload", "read", "admin"]}),
         "DG_EMBEDDED_S3": "false",
         "DG_CLEAR_CACHE_INTERVAL": "0",
         "DG_WARM_INTERVAL": "0",
@@ -62,7 +62,7 @@ def test_no_server_errors(seaweed: S3Endpoint, bucket: str, tmp_path: Path) -> N
             svc.url + "/upload",
             params={"bucket": bucket, "key": "seed.zip"},
             content=b"PK" + bytes(range(256)) * 64,
-            headers={"Authorization": "Bearer tok-all"},
+            headers={"Authorization": "Bearer tok-all-0123456789"},
         )
         assert seed.status_code == 201, seed.text
         config = tmp_path / "schemathesis.toml"
@@ -77,7 +77,7 @@ def test_no_server_errors(seaweed: S3Endpoint, bucket: str, tmp_path: Path) -> N
                 "--checks",
                 "not_a_server_error",
                 "--header",
-                "Authorization: Bearer tok-all",
+                "Authorization: Bearer tok-all-0123456789",
                 "--max-examples",
                 "25",
                 "--phases",

@@ -17,15 +17,15 @@ from tests.support.service import ServiceProcess, metric, running_service
 pytestmark = pytest.mark.integration
 
 TOKENS = {
-    "tok-ci": ["upload"],
-    "tok-dash": ["read"],
-    "tok-ops": ["read", "admin"],
-    "tok-all": ["upload", "read", "admin"],
+    "tok-ci-0123456789": ["upload"],
+    "tok-dash-0123456789": ["read"],
+    "tok-ops-0123456789": ["read", "admin"],
+    "tok-all-0123456789": ["upload", "read", "admin"],
 }
-CI = {"Authorization": "Bearer tok-ci"}
-DASH = {"Authorization": "Bearer tok-dash"}
-OPS = {"Authorization": "Bearer tok-ops"}
-ALL = {"Authorization": "Bearer tok-all"}
+CI = {"Authorization": "Bearer tok-ci-0123456789"}
+DASH = {"Authorization": "Bearer tok-dash-0123456789"}
+OPS = {"Authorization": "Bearer tok-ops-0123456789"}
+ALL = {"Authorization": "Bearer tok-all-0123456789"}
 
 
 def versions(count: int, size: int = 1 << 20, seed: int = 5) -> list[bytes]:
@@ -226,9 +226,9 @@ def test_auth_failures(http: httpx.Client, bucket: str) -> None:
     url = f"/buckets/{bucket}/stats"
     problem(http.get(url), 401, "unauthorized")
     assert http.get(url).headers["www-authenticate"].startswith("Bearer")
-    problem(http.get(url, headers={"Authorization": "Bearer tok-wrong"}), 401, "unauthorized")
+    problem(http.get(url, headers={"Authorization": "Bearer tok-wrong-0123456789"}), 401, "unauthorized")
     problem(http.get(url, headers=CI), 403, "forbidden")
-    problem(upload(http, bucket, "a.zip", b"x", Authorization="Bearer tok-dash"), 403, "forbidden")
+    problem(upload(http, bucket, "a.zip", b"x", Authorization="Bearer tok-dash-0123456789"), 403, "forbidden")
     problem(http.post("/admin/clear-cache", headers=DASH), 403, "forbidden")
     assert http.get("/metrics").status_code == 200
     assert http.get("/healthz").json() == {"status": "ok"}

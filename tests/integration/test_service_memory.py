@@ -11,14 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.domain.sizes import MiB
 from tests.conftest import S3Endpoint
 from tests.support.service import running_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-MiB = 1024 * 1024
 SIZE = 192 * MiB
-TOKEN = {"Authorization": "Bearer tok"}
+TOKEN = {"Authorization": "Bearer tok-0123456789abcdef"}
 
 
 def peak_rss(pid: int) -> int:
@@ -31,7 +31,7 @@ def peak_rss(pid: int) -> int:
 
 def test_large_upload_and_download_stay_streamed(seaweed: S3Endpoint, bucket: str) -> None:
     env = seaweed.env() | {
-        "DG_API_TOKENS": json.dumps({"tok": ["upload", "read"]}),
+        "DG_API_TOKENS": json.dumps({"tok-0123456789abcdef": ["upload", "read"]}),
         "DG_EMBEDDED_S3": "false",
         "DG_CLEAR_CACHE_INTERVAL": "0",
         "DG_MAX_UPLOAD_MB": "512",

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 def test_clear_cache_and_warm_stats_fire(seaweed: S3Endpoint, bucket: str) -> None:
     env = seaweed.env() | {
-        "DG_API_TOKENS": json.dumps({"tok": ["read"]}),
+        "DG_API_TOKENS": json.dumps({"tok-0123456789abcdef": ["read"]}),
         "DG_EMBEDDED_S3": "false",
         "DG_CLEAR_CACHE_INTERVAL": "1",
         "DG_WARM_INTERVAL": "1",
@@ -29,7 +29,7 @@ def test_clear_cache_and_warm_stats_fire(seaweed: S3Endpoint, bucket: str) -> No
 
         def both_fired_twice() -> bool:
             return all(
-                value("dg_job_runs_total", {"job": job, "status": "success"}) >= 2
+                value("dg_job_runs_total", {"task": job, "status": "success"}) >= 2
                 for job in ("clear_cache", "warm_stats")
             )
 
@@ -39,9 +39,11 @@ def test_clear_cache_and_warm_stats_fire(seaweed: S3Endpoint, bucket: str) -> No
         assert metric(text, "dg_job_runs_total", {"status": "failure"}) == 0
         for mode in ("quick", "sampled"):
             assert metric(text, "dg_stats_requests_total", {"mode": mode}) >= 2
-        assert metric(text, "dg_job_last_success_timestamp_seconds", {"job": "warm_stats"}) > 0
+        assert metric(text, "dg_job_last_success_timestamp_seconds", {"task": "warm_stats"}) > 0
         # The warmed cache now answers a dashboard without computing.
-        answer = client.get(f"/buckets/{bucket}/stats", headers={"Authorization": "Bearer tok"})
+        answer = client.get(
+            f"/buckets/{bucket}/stats", headers={"Authorization": "Bearer tok-0123456789abcdef"}
+        )
         assert answer.status_code == 200
         assert answer.json()["cache"]["result"] in ("hit", "stale")
     log = svc.log_text()
@@ -51,7 +53,7 @@ def test_clear_cache_and_warm_stats_fire(seaweed: S3Endpoint, bucket: str) -> No
 
 def test_failing_warm_job_is_counted_and_keeps_running(seaweed: S3Endpoint) -> None:
     env = seaweed.env() | {
-        "DG_API_TOKENS": json.dumps({"tok": ["read"]}),
+        "DG_API_TOKENS": json.dumps({"tok-0123456789abcdef": ["read"]}),
         "DG_EMBEDDED_S3": "false",
         "DG_CLEAR_CACHE_INTERVAL": "0",
         "DG_WARM_INTERVAL": "1",
@@ -63,7 +65,7 @@ def test_failing_warm_job_is_counted_and_keeps_running(seaweed: S3Endpoint) -> N
                 metric(
                     client.get("/metrics").text,
                     "dg_job_runs_total",
-                    {"job": "warm_stats", "status": "failure"},
+                    {"task": "warm_stats", "status": "failure"},
                 )
                 >= 2
             ),

@@ -1,7 +1,7 @@
 """Stats on a real SeaweedFS: exact figures, the cache cycle, incremental HEAD counts, failures.
 
-Requests are counted by the lean client's own transport counters (`LeanS3.counts`), so "k
-changed of N costs k HEADs" is measured on the wire, not inferred.
+Requests are counted by the S3 store's own counters (`S3ObjectStore.counts`, one per request
+made), so "k changed of N costs k HEADs" is measured on the store, not inferred.
 """
 
 from __future__ import annotations
@@ -19,10 +19,7 @@ from app.services.stats import CacheOutcome, StatsService
 from app.stats.compute import StatsProgress
 from app.stats.document import decode_document, document_key
 from app.stats.model import StatsMode
-from app.storage.lean import LeanS3
-from app.storage.lean_store import LeanObjectStore
 from app.storage.s3 import S3ObjectStore
-from app.storage.sigv4 import Credentials
 from tests.conftest import S3Endpoint
 from tests.support.stats import WireBucket, figures
 
@@ -30,10 +27,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def lean(seaweed: S3Endpoint) -> Iterator[LeanS3]:
-    client = LeanS3(seaweed.endpoint_url, seaweed.region, Credentials(seaweed.access_key, seaweed.secret_key))
-    yield client
-    client.close()
+def lean(seaweed: S3Endpoint) -> Iterator[S3ObjectStore]:
+    """A store of its own, so its counts are this test's requests only."""
+    store = S3ObjectStore(seaweed.endpoint_url, seaweed.region, seaweed.access_key, seaweed.secret_key)
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -42,10 +40,8 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-def service(lean: LeanS3, s3_store: S3ObjectStore, metrics: Metrics) -> StatsService:
-    return StatsService(
-        LeanObjectStore(lean, fallback=lambda: s3_store), metrics=metrics, head_concurrency=16
-    )
+def service(lean: S3ObjectStore, s3_store: S3ObjectStore, metrics: Metrics) -> StatsService:
+    return StatsService(lean, metrics=metrics, head_concurrency=16)
 
 
 @pytest.fixture
@@ -67,7 +63,7 @@ def _errors(metrics: Metrics, operation: str) -> float:
 
 
 def test_detailed_figures_are_exact_and_cost_one_head_per_delta(
-    wire: WireBucket, service: StatsService, lean: LeanS3
+    wire: WireBucket, service: StatsService, lean: S3ObjectStore
 ) -> None:
     result = service.get(wire.bucket, StatsMode.DETAILED)
     assert result.cache is CacheOutcome.MISS
@@ -80,7 +76,7 @@ def test_detailed_figures_are_exact_and_cost_one_head_per_delta(
 
 
 def test_cache_written_read_back_and_validated_against_every_change(
-    wire: WireBucket, service: StatsService, lean: LeanS3, s3_store: S3ObjectStore
+    wire: WireBucket, service: StatsService, lean: S3ObjectStore, s3_store: S3ObjectStore
 ) -> None:
     first = service.get(wire.bucket, StatsMode.DETAILED)
     doc = decode_document(
@@ -116,13 +112,15 @@ def test_cache_written_read_back_and_validated_against_every_change(
         assert service.get(wire.bucket, StatsMode.DETAILED).cache is CacheOutcome.HIT, name
 
 
-def test_k_changed_of_n_costs_about_k_heads(s3_store: S3ObjectStore, bucket: str, lean: LeanS3) -> None:
+def test_k_changed_of_n_costs_about_k_heads(
+    s3_store: S3ObjectStore, bucket: str, lean: S3ObjectStore
+) -> None:
     wire = WireBucket(s3_store, bucket)
     for space in range(12):
         wire.reference(f"p/{space:02d}", 1000)
         for n in range(25):
             wire.delta(f"p/{space:02d}/b{n}.tar.gz", stored=20, original=1000 + n)
-    service = StatsService(LeanObjectStore(lean, fallback=lambda: s3_store), head_concurrency=32)
+    service = StatsService(lean, head_concurrency=32)
     service.get(bucket, StatsMode.DETAILED)
     assert lean.counts["head"] == 300
     for space, n in [(0, 1), (3, 4), (3, 5), (7, 0), (11, 24)]:  # same-size overwrites
@@ -136,7 +134,7 @@ def test_k_changed_of_n_costs_about_k_heads(s3_store: S3ObjectStore, bucket: str
 
 
 def test_refresh_rewrites_and_no_cache_leaves_the_bucket_untouched(
-    wire: WireBucket, service: StatsService, lean: LeanS3, s3_store: S3ObjectStore
+    wire: WireBucket, service: StatsService, lean: S3ObjectStore, s3_store: S3ObjectStore
 ) -> None:
     first = service.get(wire.bucket, StatsMode.SAMPLED)
     refreshed = service.get(wire.bucket, StatsMode.SAMPLED, refresh=True)
@@ -207,13 +205,13 @@ def test_missing_bucket_and_bad_credentials_are_typed_errors(
     seaweed: S3Endpoint, s3_store: S3ObjectStore
 ) -> None:
     for secret, error in ((seaweed.secret_key, BucketNotFound), ("wrong-secret", AccessDenied)):
-        lean = LeanS3(seaweed.endpoint_url, seaweed.region, Credentials(seaweed.access_key, secret))
-        service = StatsService(LeanObjectStore(lean, fallback=lambda: s3_store))
+        store = S3ObjectStore(seaweed.endpoint_url, seaweed.region, seaweed.access_key, secret)
+        service = StatsService(store)
         try:
             with pytest.raises(error):
                 service.get("no-such-bucket", StatsMode.QUICK)
         finally:
-            lean.close()
+            store.close()
 
 
 def test_progress_reports_listing_and_heads(wire: WireBucket, service: StatsService) -> None:

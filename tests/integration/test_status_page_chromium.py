@@ -28,7 +28,7 @@ from tests.support.service import ServiceProcess, running_service, wait_until
 
 pytestmark = pytest.mark.integration
 
-READ_TOKEN = "tok-status-read"  # throwaway tokens of a loopback-only test server
+READ_TOKEN = "tok-status-read-0123456789"  # throwaway tokens of a loopback-only test server
 UPLOAD_TOKEN = "tok-status-upload"
 READ = {"Authorization": f"Bearer {READ_TOKEN}"}
 PLOT_HEIGHT = 220  # status.js: height of the chart's plot area for the largest value

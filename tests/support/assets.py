@@ -19,6 +19,7 @@ from app.assets.engine_source import EngineSource
 from app.assets.revalidation import Freshness, RevalidationPolicy
 from app.assets.source import AssetSource, RemoteVersion
 from app.caches.memory import MemoryReferenceCache
+from app.domain.sizes import MiB
 from app.engine.codec import XDelta3Codec
 from app.engine.engine import DeltaEngine
 from app.engine.references import ReferenceProvider
@@ -186,9 +187,6 @@ class CountingStore(ObjectStore):
     def delete(self, bucket: str, key: str) -> None:
         self._count("delete")
         self.inner.delete(bucket, key)
-
-
-MiB = 1024 * 1024
 
 
 def engine_cache(

@@ -210,10 +210,17 @@ def apt_packages(instructions: list[Instruction]) -> list[str]:
     for ins in instructions:
         if ins.keyword != "RUN":
             continue
-        for command in re.split(r"&&|;", ins.value):
-            words = shlex.split(command)
-            if words[:2] == ["apt-get", "install"]:
-                packages.extend(w for w in words[2:] if not w.startswith("-"))
+        # Tokenised first, so `&&` or `;` inside a quoted argument (python -c "...") split nothing.
+        lexer = shlex.shlex(ins.value, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        command: list[str] = []
+        for token in [*lexer, ";"]:
+            if token not in {"&&", ";", "||", "|"}:
+                command.append(token)
+                continue
+            if command[:2] == ["apt-get", "install"]:
+                packages.extend(w for w in command[2:] if not w.startswith("-"))
+            command = []
     return packages
 
 

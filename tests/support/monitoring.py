@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import promql_parser
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.storage.seaweed import free_ports
 from tests.support.deploy import ALERTS, DASHBOARD, PROMETHEUS_CONFIG
 
 # Series Prometheus itself adds to every scrape; alert rules may use them (target down).
@@ -99,6 +99,17 @@ def metric_names(promql: str) -> set[str]:
     return names
 
 
+def sampled_names(exposition: str) -> set[str]:
+    """Series names of which `exposition` holds at least one sample (labelled families appear only
+    once something has moved them; `_created` companions are left out)."""
+    return {
+        sample.name
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
 def exported_names(exposition: str) -> set[str]:
     """Series names a Prometheus text exposition offers, including declared-but-empty families.
 
@@ -110,13 +121,6 @@ def exported_names(exposition: str) -> set[str]:
         names.update(sample.name for sample in family.samples)
         names.update(family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",)))
     return names
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def derived_config(targets: list[str], interval: str = "1s") -> dict[str, Any]:
@@ -161,7 +165,7 @@ class PrometheusServer:
             raise PrometheusError("prometheus binary missing: scripts/system-deps.sh test")
         config_path = self.work_dir / "prometheus.yml"
         config_path.write_text(yaml.safe_dump(self.config), encoding="utf-8")
-        port = free_port()
+        [port] = free_ports(1)
         self.url = f"http://127.0.0.1:{port}"
         log = (self.work_dir / "prometheus.log").open("wb")
         self._proc = subprocess.Popen(

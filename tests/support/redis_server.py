@@ -7,7 +7,6 @@ polling); `stop()` / `restart()` (same port) and `flushall()` serve fault tests.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -16,18 +15,14 @@ from types import TracebackType
 
 import redis
 
+from app.storage.seaweed import free_ports
+
 _READY = "Ready to accept connections"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
     def __init__(self, port: int | None = None, *, start_timeout: float = 15.0) -> None:
-        self.port = port if port is not None else free_port()
+        self.port = port if port is not None else free_ports(1)[0]
         self._start_timeout = start_timeout
         self._dir = Path(tempfile.mkdtemp(prefix="glider-redis-"))
         self._proc: subprocess.Popen[str] | None = None

@@ -29,7 +29,7 @@ from tests.support.redis_server import RedisServer
 from tests.support.service import ServiceProcess, metric, wait_until
 from tests.support.stats import WireBucket
 
-TOKEN = "replica-token"
+TOKEN = "replica-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 FIGURES = (
     "object_count",

@@ -104,6 +104,8 @@ class ServiceProcess:
 
     env: dict[str, str]
     startup_timeout: float = 60.0
+    # True: started as `glider serve` (the production path, with app.api.http_limits installed).
+    cli: bool = False
     port: int = field(init=False, default=0)
     log_path: Path = field(init=False)
     _proc: subprocess.Popen[bytes] | None = field(init=False, default=None)
@@ -123,11 +125,17 @@ class ServiceProcess:
         self._tmp = tempfile.TemporaryDirectory(prefix="glider-svc-")
         self.log_path = Path(self._tmp.name) / "service.log"
         self.port = free_ports(1)[0]
-        env = {"DG_CACHE_DIR": str(Path(self._tmp.name) / "cache"), "DG_LOG_LEVEL": "INFO"} | self.env
+        env = {
+            "DG_CACHE_DIR": str(Path(self._tmp.name) / "cache"),
+            "DG_WORK_DIR": str(Path(self._tmp.name) / "work"),
+            "DG_LOG_LEVEL": "INFO",
+        } | self.env
         argv = [
             sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
         ]  # fmt: skip
+        if self.cli:
+            argv = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
                 argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -182,8 +190,10 @@ class ServiceProcess:
 
 
 @contextlib.contextmanager
-def running_service(env: dict[str, str], startup_timeout: float = 60.0) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(env, startup_timeout).start()
+def running_service(
+    env: dict[str, str], startup_timeout: float = 60.0, *, cli: bool = False
+) -> Iterator[ServiceProcess]:
+    service = ServiceProcess(env, startup_timeout, cli).start()
     try:
         yield service
     finally:

@@ -74,3 +74,31 @@ def test_no_boundary_is_invalid() -> None:
 def test_other_fields_are_bounded() -> None:
     with pytest.raises(InvalidInput, match="64 KiB"):
         _extract(_body(b"abc", other=b"x" * 70_000), 8192)
+
+
+def _wrong_name_body(size: int, name: str = "upload") -> bytes:
+    return (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; filename="a.zip"\r\n\r\n'.encode()
+        + b"x" * size
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("size", [10, 64 * 1024 + 1, 3 * 1024 * 1024])
+def test_a_wrong_field_name_is_named_whatever_the_size(size: int) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        _extract(_wrong_name_body(size), 64 * 1024)
+    assert str(caught.value).startswith("multipart body has no 'file' field (got 'upload')")
+    assert str(caught.value).endswith("send the file as the 'file' field")
+
+
+def test_a_big_extra_field_is_still_refused_with_the_file_present() -> None:
+    after = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="note"\r\n\r\n'.encode()
+        + b"y" * (64 * 1024 + 1)
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    with pytest.raises(InvalidInput, match="limited to 64 KiB"):
+        _extract(after, 4096)

@@ -28,8 +28,8 @@ from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient
 
 BUCKET = "unit-bucket"
-TOKENS = {"tok-all": ["upload", "read", "admin"], "tok-read": ["read"]}
-ALL = {"Authorization": "Bearer tok-all"}
+TOKENS = {"tok-all-0123456789": ["upload", "read", "admin"], "tok-read-0123456789": ["read"]}
+ALL = {"Authorization": "Bearer tok-all-0123456789"}
 
 
 def _versions(count: int, size: int = 200_000, seed: int = 1) -> list[bytes]:
@@ -84,6 +84,7 @@ def _leftovers(work_dir: Path) -> list[Path]:
     return [p for p in work_dir.rglob("*") if p.is_file()] if work_dir.exists() else []
 
 
+@pytest.mark.smoke
 def test_upload_download_head_list_delete(client: AppClient, work_dir: Path) -> None:
     first, second = _versions(2)
     assert _upload(client, "rel/app-1.zip", first)["stored_as"] == "reference"
@@ -218,7 +219,7 @@ def test_clear_cache_endpoint(client: AppClient) -> None:
     assert response.status_code == 200
     assert response.json()["entries_freed"] >= 1
     assert 'dg_cache_clears_total{trigger="api"} 1.0' in client.get("/metrics").text
-    read_only = client.post("/admin/clear-cache", headers={"Authorization": "Bearer tok-read"})
+    read_only = client.post("/admin/clear-cache", headers={"Authorization": "Bearer tok-read-0123456789"})
     assert read_only.status_code == 403
 
 
@@ -278,6 +279,26 @@ def test_download_answers_304_for_a_matching_etag(client: AppClient) -> None:
     changed = client.get(url, headers={"If-None-Match": '"other"'})
     assert changed.status_code == 200
     assert changed.content == _versions(1)[0]
+
+
+def test_too_long_a_stored_name_is_refused_before_the_body_is_read(
+    client: AppClient, store: MemoryObjectStore, work_dir: Path
+) -> None:
+    """`<name>.delta` would pass the 255-byte segment limit: 400 without reading the body."""
+    read: list[int] = []
+
+    async def body() -> object:
+        for _ in range(4):
+            read.append(1)
+            yield b"\0" * 65536
+
+    key = "d/" + "k" * 250 + ".zip"
+    response = client.post("/upload", params={"bucket": BUCKET, "key": key}, content=body())
+    assert response.status_code == 400
+    assert "too long" in response.json()["detail"]
+    assert len(read) <= 1  # refused up front, not after spooling the whole file
+    assert list(store.iter_objects(BUCKET)) == []
+    assert _leftovers(work_dir) == []
 
 
 def test_direct_uploads_say_why_in_the_answer_and_the_metric(client: AppClient) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.caches.base import EvictionReason
 from app.caches.encrypted import EncryptedReferenceCache
 from app.caches.filesystem import FilesystemReferenceCache
 from app.caches.memory import MemoryReferenceCache
@@ -105,10 +106,13 @@ def test_rotated_key_after_a_restart_purges_old_entries(tmp_path: Path) -> None:
     old = EncryptedReferenceCache(FilesystemReferenceCache(root, 10_000_000), KEY)
     for src, sha, _ in entries:
         old.put("s", sha, src)
-    rotated = EncryptedReferenceCache(FilesystemReferenceCache(root, 10_000_000), os.urandom(32))
+    heard: list[EvictionReason] = []
+    inner = FilesystemReferenceCache(root, 10_000_000, on_evict=heard.append)
+    rotated = EncryptedReferenceCache(inner, os.urandom(32))
     assert all(rotated.open("s", sha) is None for _, sha, _ in entries)
     assert rotated.counters().misses == 3
     assert rotated.counters().entries == 0
+    assert heard == [EvictionReason.UNREADABLE] * 3
     assert [p for p in root.rglob("*") if p.is_file()] == []
 
 

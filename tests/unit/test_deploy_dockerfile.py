@@ -1,6 +1,6 @@
 """The Dockerfile lints clean and has the shape the issue asks for: multi-stage on a pinned slim
 Python 3.11, xdelta3 from Debian (a package apt knows), a numeric non-root user matching the
-Deployment, a curl-free HEALTHCHECK on /healthz, uvicorn's factory as the entry point.
+Deployment, a curl-free HEALTHCHECK on /healthz, `glider serve` as the entry point.
 (tests/integration/test_deploy_entrypoint.py runs the entry command and the health check.)
 """
 
@@ -17,6 +17,7 @@ from tests.support.deploy import (
     apt_packages,
     base_images,
     container,
+    dockerfile_env,
     dockerfile_instructions,
     exec_form,
     final_stage,
@@ -44,8 +45,12 @@ def test_dockerfile_shape() -> None:
     assert int(uid) != 0, "non-root uid"
     assert pod_spec()["securityContext"]["runAsUser"] == int(uid)
     (entry,) = [exec_form(ins) for ins in runtime if ins.keyword == "ENTRYPOINT"]
-    assert entry[:3] == ["uvicorn", "--factory", "app.main:create_app"]
-    assert entry[entry.index("--port") + 1] == str(container()["ports"][0]["containerPort"])
+    assert entry == ["glider", "serve"], (
+        "glider serve: HTTP limits, DG_HOST/DG_PORT and JSON logs like anywhere else"
+    )
+    env = dockerfile_env(instructions)
+    assert env["DG_HOST"] == "0.0.0.0"
+    assert env["DG_PORT"] == str(container()["ports"][0]["containerPort"])
     (check,) = [exec_form(ins) for ins in runtime if ins.keyword == "HEALTHCHECK"]
     assert check[0] == "python", "HEALTHCHECK needs no curl"
     assert "/healthz" in check[-1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -239,7 +240,7 @@ def test_compose_runs_two_replicas_scraped_by_prometheus() -> None:
     scrape = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
     (job,) = [job for job in scrape["scrape_configs"] if job["job_name"] == "glider"]
     targets = {t for static in job["static_configs"] for t in static["targets"]}
-    port = exec_form(next(i for i in dockerfile_instructions() if i.keyword == "ENTRYPOINT"))[-1]
+    port = dockerfile_env(dockerfile_instructions())["DG_PORT"]
     assert targets == {f"{svc.get('hostname', name)}:{port}" for name, svc in replicas().items()}
     assert {"seaweedfs", "redis", "prometheus", "grafana"} <= set(services)
     assert "-master.telemetry=false" in services["seaweedfs"]["command"]
@@ -284,7 +285,9 @@ def probe_paths() -> set[str]:
         container()[probe]["httpGet"]["path"] for probe in ("startupProbe", "livenessProbe", "readinessProbe")
     }
     (check,) = [exec_form(i) for i in dockerfile_instructions() if i.keyword == "HEALTHCHECK"]
-    paths.add("/" + check[-1].split("127.0.0.1:8080/")[1].split("'")[0])
+    found = re.search(r"http://127\.0\.0\.1:[^/]+(/\w+)", check[-1])
+    assert found is not None, check[-1]
+    paths.add(found.group(1))
     return paths
 
 

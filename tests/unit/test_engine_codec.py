@@ -22,6 +22,7 @@ def pair(tmp_path: Path) -> tuple[Path, Path, bytes]:
     return write(tmp_path, "old.zip", old), write(tmp_path, "new.zip", new), new
 
 
+@pytest.mark.smoke
 def test_roundtrip_is_byte_exact_and_small(tmp_path: Path, pair: tuple[Path, Path, bytes]) -> None:
     old, new, data = pair
     codec = XDelta3Codec()

@@ -27,6 +27,7 @@ from app.engine.policy import (
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
+@pytest.mark.smoke
 def test_accept_delta_is_inclusive_at_the_ratio() -> None:
     assert accept_delta(50, 100, 0.5)
     assert not accept_delta(51, 100, 0.5)

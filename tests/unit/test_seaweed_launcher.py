@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psutil
 import pytest
 
@@ -56,3 +58,5 @@ def test_serves_s3_on_loopback_only_and_stops_cleanly() -> None:
     for proc in processes:
         assert not proc.is_running(), f"pid {proc.pid} survived stop()"
     assert not data_dir.exists()  # its temporary directory is gone too
+    s3_port = int(server.endpoint_url.rsplit(":", 1)[1])
+    assert not Path(f"/tmp/seaweedfs-s3-{s3_port}.sock").exists(), "weed's S3 socket left behind"

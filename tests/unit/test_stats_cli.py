@@ -48,8 +48,9 @@ def test_human_output_shows_units_ratio_and_provenance() -> None:
     text = render_text(_result(exact=False), StatsMode.QUICK)
     assert "Original Size:        4.00 GiB (4,294,967,296 bytes)" in text
     assert "Compressed Size:      512.00 MiB" in text
-    assert "Compression Ratio:    87.5%" in text
-    assert "approximate" in text
+    assert "Savings:              87.5% of the original size" in text
+    assert "Compression Ratio" not in text
+    assert "approximate (some delta sizes estimated; try --sampled or --detailed)" in text
     assert "hit, computed 2025-01-02 03:04:05 UTC (42s ago)" in text
     assert "Figures:              exact" in render_text(_result(exact=True), StatsMode.DETAILED)
 
@@ -75,3 +76,14 @@ def test_mutually_exclusive_flags_are_usage_errors(flags: list[str], message: st
     assert result.exit_code == 2
     assert message in result.output
     assert "mutually exclusive" in result.output
+
+
+@pytest.mark.parametrize(
+    ("mode", "hint"),
+    [(StatsMode.QUICK, "try --sampled or --detailed"), (StatsMode.SAMPLED, "try --detailed")],
+)
+def test_figures_line_follows_exact_and_the_mode(mode: StatsMode, hint: str) -> None:
+    inexact = render_text(_result(exact=False), mode)
+    assert f"Figures:              approximate (some delta sizes estimated; {hint})" in inexact
+    assert "Figures:              exact" not in inexact
+    assert "Figures:              exact" in render_text(_result(exact=True), mode)

@@ -193,3 +193,25 @@ def test_facts_of_deleted_deltas_are_pruned_from_the_index(wire: WireBucket) -> 
     assert figures(result.stats) == wire.expected()
     facts = FactIndex(_store(wire), BUCKET, lambda op: None).load_shard(shard_of("rel/2"))
     assert not [key for key in facts if key.startswith("rel/2/")]
+
+
+def test_a_key_stored_in_both_forms_counts_once(wire: WireBucket) -> None:
+    """A writer caught between `K.delta` and `K` leaves both listed: one object, not two."""
+    before = wire.expected()
+    twin_delta = "rel/2/app-3.zip.delta"
+    stored_delta, original_delta, _ = wire.objects[twin_delta]
+    wire.direct("rel/2/app-3.zip", 1234)  # the direct twin, written after the delta
+    wire.direct("rel/2/app-3.zip-notes", 5)  # a name that merely starts like it: not a twin
+    for mode in StatsMode:
+        result, _ = _run(wire, mode)
+        got = figures(result.stats)
+        assert got["object_count"] == before["object_count"] + 1, mode
+        assert (got["delta_objects"], got["direct_objects"]) == (
+            before["delta_objects"] - 1,
+            before["direct_objects"] + 2,
+        )
+        assert got["compressed_size"] == before["compressed_size"] + 1234 + 5  # both are in the bucket
+    detailed, _ = _run(wire, StatsMode.DETAILED)
+    assert detailed.exact
+    assert detailed.stats.total_size == before["total_size"] - original_delta + 1234 + 5
+    assert stored_delta > 0

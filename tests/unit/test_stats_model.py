@@ -15,6 +15,7 @@ from app.storage.base import ObjectInfo
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
+@pytest.mark.smoke
 def test_summarize_derives_savings_and_ratio() -> None:
     s = summarize("b", delta_objects=3, direct_objects=2, original_bytes=1000, stored_bytes=250)
     assert (s.object_count, s.total_size, s.compressed_size, s.space_saved) == (5, 1000, 250, 750)

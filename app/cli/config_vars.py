@@ -1,0 +1,147 @@
+"""Settings described as an operator sees them: every environment variable a field reads.
+
+For each field of `app.settings.Settings`: the variables pydantic-settings reads (its group's
+`env_prefix` + the field name, or the field's validation aliases, first listed first), its type and
+constraints in words, its default and its description. Secrets (`SecretStr` fields) get no default
+shown. Both `glider config table` (the README's reference) and `glider config show` build on this.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import annotated_types
+from pydantic import AliasChoices, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
+
+from app.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigVar:
+    """One settings field as an operator sees it. `names[0]` is the canonical variable."""
+
+    group: str
+    field: str
+    names: tuple[str, ...]
+    type: str
+    default: str
+    description: str
+    secret: bool
+
+
+def env_names(field_name: str, info: FieldInfo, env_prefix: str) -> tuple[str, ...]:
+    """The variables pydantic-settings reads for a field: its aliases if any, else prefix + name."""
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return tuple(str(choice).upper() for choice in alias.choices if isinstance(choice, str))
+    if isinstance(alias, str):
+        return (alias.upper(),)
+    return ((env_prefix + field_name).upper(),)
+
+
+def _is_secret(annotation: object) -> bool:
+    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
+
+
+def _base_type(annotation: object) -> tuple[str, bool]:
+    """A short type name for `annotation`, and whether None (unset) is allowed."""
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        inner = [arg for arg in args if arg is not type(None)]
+        name, _ = _base_type(inner[0]) if len(inner) == 1 else (" or ".join(map(str, inner)), False)
+        return name, len(inner) < len(args)
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(f"`{arg}`" for arg in args), False
+    if typing.get_origin(annotation) is tuple:
+        item = args[0] if args else str
+        if isinstance(item, type) and issubclass(item, enum.Enum):
+            return "comma-separated list of " + ", ".join(f"`{member.value}`" for member in item), False
+        return "comma-separated list", False
+    names: dict[object, str] = {
+        bool: "bool",
+        int: "integer",
+        float: "number",
+        str: "string",
+        Path: "path",
+        SecretStr: "secret",
+    }
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation))), False
+
+
+def _constraints(info: FieldInfo) -> str:
+    parts: list[str] = []
+    for item in info.metadata:
+        if isinstance(item, annotated_types.Ge):
+            parts.append(f"≥ {item.ge}")
+        elif isinstance(item, annotated_types.Gt):
+            parts.append(f"> {item.gt}")
+        elif isinstance(item, annotated_types.Le):
+            parts.append(f"≤ {item.le}")
+        elif isinstance(item, annotated_types.Lt):
+            parts.append(f"< {item.lt}")
+    return ", ".join(parts)
+
+
+def _type_text(info: FieldInfo) -> str:
+    name, _ = _base_type(info.annotation)
+    limits = _constraints(info)
+    return f"{name}, {limits}" if limits else name
+
+
+def format_value(value: object) -> str:
+    """A value written the way the environment variable would be set."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
+
+
+def _default_text(info: FieldInfo, secret: bool) -> str:
+    default = info.get_default(call_default_factory=True)
+    if default is None or default == ():
+        return "unset"
+    if secret:
+        return "*(hidden)*"
+    return f"`{format_value(default)}`"
+
+
+def _groups(settings_cls: type[Settings]) -> list[tuple[str, type[BaseSettings]]]:
+    groups: list[tuple[str, type[BaseSettings]]] = []
+    for name, info in settings_cls.model_fields.items():
+        group = info.annotation
+        if not (isinstance(group, type) and issubclass(group, BaseSettings)):
+            raise TypeError(f"Settings.{name} is not a settings group")
+        groups.append((name, group))
+    return groups
+
+
+def config_vars(settings_cls: type[Settings] = Settings) -> tuple[ConfigVar, ...]:
+    """Every settings field in declaration order (groups as Settings lists them)."""
+    rows: list[ConfigVar] = []
+    for group_name, group in _groups(settings_cls):
+        prefix = str(group.model_config.get("env_prefix", ""))
+        for field_name, info in group.model_fields.items():
+            secret = _is_secret(info.annotation)
+            rows.append(
+                ConfigVar(
+                    group=group_name,
+                    field=field_name,
+                    names=env_names(field_name, info, prefix),
+                    type=_type_text(info),
+                    default=_default_text(info, secret),
+                    description=(info.description or "").strip(),
+                    secret=secret,
+                )
+            )
+    return tuple(rows)
