@@ -340,13 +340,13 @@ def _big_tgz_pair() -> tuple[Path, Path]:
 
 def rss_section() -> str:
     """Peak RSS of `glider cp` (and its xdelta3 child) uploading and downloading 1 GiB .tar.gz."""
-    from bench.engine import watch_peak  # noqa: PLC0415 - only this part needs it
+    from bench.rss import watch_peak  # noqa: PLC0415 - only this part needs it
 
     first, second = _big_tgz_pair()
     rows = []
     with SeaweedServer() as server, tempfile.TemporaryDirectory(prefix="glider-rss-") as tmp_name:
         tmp = Path(tmp_name)
-        env = tool_env(server, {"DG_CACHE_BACKEND": "memory", "DG_WORK_DIR": str(tmp)})
+        env = tool_env(server) | {"DG_CACHE_BACKEND": "memory", "DG_WORK_DIR": str(tmp)}
         store = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
         store.create_bucket("rss")
         glider = str(BIN / "glider")
@@ -409,7 +409,7 @@ def main() -> None:
             "DG_CACHE_ENCRYPTION_KEY": generate_key(),
             "DG_WORK_DIR": str(tmp / "work"),
         }
-        env = tool_env(server, cache)
+        env = tool_env(server) | cache
         store = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
         for run in range(args.runs):
             first = run == 0
