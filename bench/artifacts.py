@@ -33,7 +33,7 @@ from app.caches.keys import generate_key
 from app.domain.hashing import sha256_file
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
-from bench.common import DATA
+from bench.common import DATA, npm_pack
 from bench.engine import tool_env
 
 _WORDS = ("build", "release", "module", "config", "value", "return", "import", "class", "test", "data")
@@ -95,19 +95,7 @@ def _pip(package: str, version: str, kind: str, folder: Path) -> Path:
 
 
 def _npm(package: str, version: str, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{package}-{version}.tgz"
-    if not target.exists():
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            subprocess.run(
-                ["npm", "pack", "--silent", f"{package}@{version}"],
-                cwd=tmp,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            (got,) = Path(tmp).glob("*.tgz")
-            shutil.move(str(got), target)
-    return target
+    return npm_pack(package, version, folder / f"{package}-{version}.tgz")
 
 
 def _gnu_series(source: Series) -> Series:

@@ -82,23 +82,25 @@ def pypi_series(name: str, package: str, versions: tuple[str, ...], kind: str) -
     return Series(name, suffix, tuple(files))
 
 
+def npm_pack(package: str, version: str, target: Path) -> Path:
+    """`target`, fetched once with `npm pack` (the registry's tarball, byte for byte)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            subprocess.run(
+                ["npm", "pack", "--silent", f"{package}@{version}"],
+                cwd=tmp,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            (got,) = Path(tmp).glob("*.tgz")
+            shutil.move(str(got), target)
+    return target
+
+
 def npm_series(name: str, package: str, versions: tuple[str, ...]) -> Series:
     folder = DATA / name
-    folder.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    for version in versions:
-        target = folder / f"{name}-{version}.tgz"
-        if not target.exists():
-            with tempfile.TemporaryDirectory(dir=folder) as tmp:
-                subprocess.run(
-                    ["npm", "pack", "--silent", f"{package}@{version}"],
-                    cwd=tmp,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
-                (got,) = Path(tmp).glob("*.tgz")
-                shutil.move(str(got), target)
-        files.append(target)
+    files = [npm_pack(package, version, folder / f"{name}-{version}.tgz") for version in versions]
     return Series(name, ".tgz", tuple(files))
 
 
