@@ -4,7 +4,9 @@ request id in the body finds the detail in the service log (real uvicorn, Seawee
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 from pathlib import Path
 
 import httpx
@@ -96,9 +98,20 @@ def test_corrupt_delta_answer_hides_the_scratch_path_and_codec_output(
         assert_clean(answer, rid, service, hidden=["nothing to output", work])
 
 
-def test_codec_failure_answer_hides_the_codec_message(seaweed: S3Endpoint, bucket: str) -> None:
-    # An encode deadline nothing can meet: the real xdelta3 is started and killed by the watchdog.
-    env = error_env(seaweed.env(), DG_CODEC_TIMEOUT_SECONDS="0.000001")
+def test_codec_failure_answer_hides_the_codec_message(
+    seaweed: S3Endpoint, bucket: str, tmp_path: Path
+) -> None:
+    # An encode that outlives its deadline, whatever the machine's speed: `xdelta3` on the
+    # service's PATH hangs on encodes (decodes and probes run the real binary), and the real
+    # watchdog kills it.
+    real = shutil.which("xdelta3")
+    assert real is not None
+    slow = tmp_path / "bin" / "xdelta3"
+    slow.parent.mkdir()
+    slow.write_text(f'#!/bin/sh\ncase " $* " in *" -e "*) exec sleep 60;; esac\nexec {real} "$@"\n')
+    slow.chmod(0o755)
+    path = f"{slow.parent}{os.pathsep}{os.environ['PATH']}"
+    env = error_env(seaweed.env(), DG_CODEC_TIMEOUT_SECONDS="1", PATH=path)
     with running_service(env) as service:
         first, second = two_versions()
         assert upload(service, bucket, "app/build-0.zip", first).status_code == 201

@@ -40,7 +40,7 @@ CASES = [
     (
         "DG_WARM_MODES",
         "quick,fast",
-        "has unknown stats mode(s) fast: use quick, sampled, detailed",
+        "must be one of 'quick', 'sampled' or 'detailed'",
         "DG_WARM_MODES=quick,sampled",
     ),
     ("DG_S3_MAX_ATTEMPTS", "0", "must be at least 1", "DG_S3_MAX_ATTEMPTS=3"),
