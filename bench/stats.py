@@ -10,7 +10,7 @@ times every tool as a whole command (a subprocess, start-up included):
 - 1% changed: 100 deltas overwritten with new content (same stored size, new ETag and original
   size) before each run.
 
-DeltaGlider's cache is never written or read (see WIRE_FORMAT.md), so every one of its runs is a
+DeltaGlider's cache is never written or read (see docs/WIRE_FORMAT.md), so every one of its runs is a
 full computation; it is still timed in each scenario. Also measured in-process: HEAD and LIST
 throughput of boto3 against obstore (the S3 store Glider uses).
 """
@@ -38,6 +38,8 @@ from botocore.config import Config
 from app.domain.metadata import delta_metadata, direct_metadata, reference_metadata
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
+from bench.fragment import RESULTS_DIR
+from bench.report import assemble
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BIN = Path(sys.executable).parent
@@ -268,7 +270,11 @@ def main() -> None:
     parser.add_argument("--per-space", type=int, default=100)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--memory-objects", type=int, default=1_000_000)
-    parser.add_argument("--no-write", action="store_true", help="print the section, leave RESULTS.md alone")
+    parser.add_argument(
+        "--no-write",
+        action="store_true",
+        help="print the section, write no results",
+    )
     args = parser.parse_args()
     rng = random.Random(2024)
     with SeaweedServer() as server:
@@ -401,15 +407,11 @@ def render(
 
 
 def write_section(section: str) -> None:
-    """Replace (or append) the "## Stats" section, leaving every other section as it is."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find("## Stats\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
-    RESULTS.write_text(text.rstrip("\n") + "\n")
+    """Write the "## Stats" section as this bench's fragment and reassemble bench/RESULTS.md."""
+    path = RESULTS_DIR / "stats.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(section.rstrip("\n") + "\n", encoding="utf-8")
+    RESULTS.write_text(assemble(), encoding="utf-8")
 
 
 if __name__ == "__main__":

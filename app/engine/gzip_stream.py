@@ -18,10 +18,10 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.domain.sizes import MiB
 from app.errors import DecompressionBomb
 
 CHUNK = 1 << 20
-MIB = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 _FTEXT, _FHCRC, _FEXTRA, _FNAME, _FCOMMENT = 1, 2, 4, 8, 16
 DEFAULT_MAX_EXPANDED = 16 << 30
@@ -83,7 +83,7 @@ class ExpandLimits:
 
     max_bytes: int
     max_ratio: float
-    ratio_floor: int = 64 * MIB
+    ratio_floor: int = 64 * MiB
 
     def check(self, expanded: int, compressed: int, what: str) -> None:
         if expanded > self.max_bytes:

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 
 from app.domain.keys import basename, is_delta_candidate
 from app.domain.metadata import read_field
+from app.domain.sizes import MiB
 
-MIB = 1 << 20
 # xdelta3 accepts -B between 512 KiB and 2 GiB and rounds it up to a power of two; measured on a
 # 1 GiB reference, its peak RSS is about 1.55x that power of two (-B 128 MiB: 203 MiB).
-XDELTA_MIN_WINDOW = 8 * MIB
-XDELTA_MAX_WINDOW = 2048 * MIB
-XDELTA_DECODE_WINDOW = 64 * MIB
+XDELTA_MIN_WINDOW = 8 * MiB
+XDELTA_MAX_WINDOW = 2048 * MiB
+XDELTA_DECODE_WINDOW = 64 * MiB
 _RSS_PER_WINDOW_BYTE = 1.55
 
 

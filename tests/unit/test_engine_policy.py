@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.domain.keys import DEFAULT_DELTA_EXTENSIONS
+from app.domain.sizes import MiB
 from app.engine.policy import (
-    MIB,
     XDELTA_MAX_WINDOW,
     XDELTA_MIN_WINDOW,
     Found,
@@ -55,18 +55,18 @@ def test_wants_delta_looks_at_the_file_name_suffix(key: str, expected: bool) -> 
 
 
 def test_source_window_covers_the_reference_within_the_budget() -> None:
-    assert source_window(1, 256 * MIB) == XDELTA_MIN_WINDOW
-    assert source_window(60 * MIB, 256 * MIB) == 64 * MIB
-    assert source_window(100 * MIB, 256 * MIB) == 128 * MIB  # 1.55 x 128 MiB fits in 256 MiB
-    assert source_window(1024 * MIB, 256 * MIB) == 128 * MIB
-    assert source_window(1024 * MIB, 2048 * MIB) == 1024 * MIB
-    assert source_window(5000 * MIB, 8192 * MIB) == XDELTA_MAX_WINDOW
-    assert source_window(100 * MIB, 1 * MIB) == XDELTA_MIN_WINDOW
+    assert source_window(1, 256 * MiB) == XDELTA_MIN_WINDOW
+    assert source_window(60 * MiB, 256 * MiB) == 64 * MiB
+    assert source_window(100 * MiB, 256 * MiB) == 128 * MiB  # 1.55 x 128 MiB fits in 256 MiB
+    assert source_window(1024 * MiB, 256 * MiB) == 128 * MiB
+    assert source_window(1024 * MiB, 2048 * MiB) == 1024 * MiB
+    assert source_window(5000 * MiB, 8192 * MiB) == XDELTA_MAX_WINDOW
+    assert source_window(100 * MiB, 1 * MiB) == XDELTA_MIN_WINDOW
 
 
 def test_decode_window_stays_small() -> None:
-    assert decode_window(1024 * MIB, 2048 * MIB) == 64 * MIB
-    assert decode_window(10 * MIB, 2048 * MIB) == 16 * MIB
+    assert decode_window(1024 * MiB, 2048 * MiB) == 64 * MiB
+    assert decode_window(10 * MiB, 2048 * MiB) == 16 * MiB
 
 
 @given(st.integers(0, 1 << 40), st.integers(0, 1 << 40))
