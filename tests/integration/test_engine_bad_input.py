@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -200,7 +201,15 @@ def test_failure_mid_upload_leaves_nothing_that_reads_wrong(tmp_path: Path) -> N
         new = write(tmp_path, "new.bin", versions(16 << 20, 1, seed=1)[0])
         with pytest.raises(StorageUnavailable):
             engine.put(bucket, "big/blob.bin", new)
-        assert any(method == "PUT" and "partNumber=2" in query for method, _, query, _ in server.requests)
+        # Parts go up concurrently: whichever part >= 2 is sent first fails the upload.
+        failed_parts = [
+            int(part)
+            for method, _, query, _ in server.requests
+            if method == "PUT"
+            for part in re.findall(r"partNumber=(\d+)", query)
+            if int(part) >= 2
+        ]
+        assert failed_parts, "the upload never reached a failing part"
         engine.get(bucket, "big/blob.bin", tmp_path / "out")  # the previous version, intact
         assert (
             hashlib.sha256((tmp_path / "out").read_bytes()).digest()
