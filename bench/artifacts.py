@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from app.caches.keys import generate_key
 from app.domain.hashing import sha256_file
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
-from bench.common import DATA, npm_pack
+from bench.common import DATA, npm_pack, pip_download
 from bench.engine import tool_env
 
 _WORDS = ("build", "release", "module", "config", "value", "return", "import", "class", "test", "data")
@@ -73,25 +72,17 @@ def _pip(package: str, version: str, kind: str, folder: Path) -> Path:
     ]
     if found:
         return found[0]
-    fmt = ["--no-binary", ":all:"] if kind == "sdist" else ["--only-binary", ":all:"]
+    platform: tuple[str, ...] = ()
     if kind == "wheel" and package == "numpy":
-        fmt += ["--python-version", "3.11", "--implementation", "cp", "--platform", "manylinux2014_x86_64"]
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        argv = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            *fmt,
-            "-d",
-            tmp,
-            f"{package}=={version}",
-        ]
-        subprocess.run(argv, check=True)
-        (got,) = Path(tmp).iterdir()
-        return Path(shutil.move(str(got), folder / got.name))
+        platform = (
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--platform",
+            "manylinux2014_x86_64",
+        )
+    return pip_download(package, version, kind, folder, platform)
 
 
 def _npm(package: str, version: str, folder: Path) -> Path:

@@ -44,9 +44,12 @@ NPM_SERIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def _pip_download(package: str, version: str, kind: str, dest: Path) -> Path:
+def pip_download(package: str, version: str, kind: str, dest: Path, extra: tuple[str, ...] = ()) -> Path:
+    """One `pip download --no-deps` of `package==version` (`kind`: wheel or sdist) into `dest`;
+    `extra`: more pip options (a target platform)."""
     dest.mkdir(parents=True, exist_ok=True)
     fmt = ["--only-binary", ":all:"] if kind == "wheel" else ["--no-binary", ":all:"]
+    fmt += extra
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
         subprocess.run(
             [
@@ -76,7 +79,7 @@ def pypi_series(name: str, package: str, versions: tuple[str, ...], kind: str) -
     for version in versions:
         target = folder / f"{name}-{version}{suffix}"
         if not target.exists():
-            got = _pip_download(package, version, kind, folder / "raw")
+            got = pip_download(package, version, kind, folder / "raw")
             shutil.copyfile(got, target)
         files.append(target)
     return Series(name, suffix, tuple(files))
