@@ -11,7 +11,7 @@ and the one way to call them: counted, failures translated by `s3_errors`, retri
 obstore never shows response headers, so the Retry-After of a throttled answer is read by one
 bodiless probe (`BotoAdmin.throttle_probe`): at most one per bucket while the gate is held
 (concurrent threads wait on the gate it sets, instead of each retrying), and none any more once
-the server has answered a throttled probe without the header (AWS itself sends none). Thread-safe.
+the server has answered a throttled probe without the header (AWS documents none). Thread-safe.
 """
 
 from __future__ import annotations
