@@ -193,7 +193,14 @@ def main() -> None:
             + " The xdelta3 column is the codec child, bounded by `DG_CODEC_MEMORY_MB` (not Glider's heap). "
             "Service rows: the uvicorn process's peak during that one request (it stays up across the three "
             "steps, so a later step's peak includes what the process kept); the bench's own HTTP client is "
-            "not counted.",
+            "not counted. Children are sampled from their fork on, so one caught before it execs xdelta3 "
+            "shows its parent's size (a stray high max in that column)."
+            + (
+                f" {args.repeats} runs, fewer than the {MIN_REPEATS}-run protocol: each run moves 1 GiB six "
+                "times each way and takes minutes on 2 shared cores."
+                if args.repeats < MIN_REPEATS
+                else ""
+            ),
             "",
             "| codec memory budget | via | step | Glider peak RSS MiB | xdelta3 peak RSS MiB | wall s |",
             "|---|---|---|---:|---:|---:|",
