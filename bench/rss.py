@@ -196,8 +196,9 @@ def main() -> None:
             "not counted. Children are sampled from their fork on, so one caught before it execs xdelta3 "
             "shows its parent's size (a stray high max in that column)."
             + (
-                f" {args.repeats} runs, fewer than the {MIN_REPEATS}-run protocol: each run moves 1 GiB six "
-                "times each way and takes minutes on 2 shared cores."
+                f" {args.repeats} runs, fewer than the {MIN_REPEATS}-run protocol: each run moves 12 GiB "
+                "(two budgets, CLI and service, three 1 GiB transfers each) and takes minutes "
+                "on 2 shared cores."
                 if args.repeats < MIN_REPEATS
                 else ""
             ),
