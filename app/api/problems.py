@@ -169,6 +169,8 @@ def _headers_for(err: errors.GliderError) -> dict[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="glider", error="insufficient_scope"'}
     if isinstance(err, errors.ComputationPending):
         return {"Retry-After": str(max(1, math.ceil(err.retry_after)))}
+    if isinstance(err, errors.Throttled) and err.retry_after is not None:  # the S3 server's own wait
+        return {"Retry-After": str(max(1, math.ceil(err.retry_after)))}
     if isinstance(err, errors.StorageUnavailable | errors.CoordinationUnavailable):
         return {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)}
     return {}

@@ -45,6 +45,14 @@ class S3Settings(Group):
     connect_timeout_seconds: float = Field(5.0, gt=0, description="Timeout to connect to S3")
     read_timeout_seconds: float = Field(60.0, gt=0, description="Timeout waiting for S3 to answer")
     max_attempts: int = Field(3, ge=1, description="Attempts per S3 request, retries included")
+    max_retry_wait_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="Longest pause before a retry; a server asking longer (Retry-After) is not waited for",
+    )
+    retry_budget_seconds: float = Field(
+        60.0, gt=0, description="No new attempt of an S3 request starts this long after its first"
+    )
     list_concurrency: int = Field(
         8, ge=1, le=64, description="Parallel LIST streams over a big bucket's subtrees (stats)"
     )

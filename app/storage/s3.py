@@ -1,8 +1,8 @@
 """`ObjectStore` on obstore (Rust `object_store`): every data operation of the CLI and the service.
 
 One obstore `S3Store` per bucket (each with its own connection pool), built on first use and
-shared by every thread. Failures go through `s3_errors` (one table); obstore retries idempotent
-requests itself with exponential backoff and jitter (`s3_config.retry_config`). The few admin
+shared by every thread. Failures go through `s3_errors` (one table); retries, and the server's
+Retry-After, as `s3_buckets` and `s3_retry` say. The few admin
 operations obstore lacks go through `s3_admin` (botocore, loaded only then). ETags come back
 unquoted, metadata keys lower-case, credentials never appear in a message.
 """
@@ -26,7 +26,7 @@ from app.storage.base import HeadResult, ListPage, ObjectHead, ObjectInfo, Objec
 from app.storage.s3_admin import BotoAdmin
 from app.storage.s3_buckets import BucketClients
 from app.storage.s3_config import S3Options
-from app.storage.s3_errors import check_metadata, translate_obstore, truncated
+from app.storage.s3_errors import check_metadata, truncated
 from app.storage.s3_listing import PAGE, delimited_page, flat_page, iter_infos, to_head
 from app.storage.s3_parallel import bucket_pages
 
@@ -56,10 +56,10 @@ class S3ObjectStore(ObjectStore):
             raise TypeError(f"unknown S3 options: {sorted(unknown)}")
         self.options = S3Options(endpoint_url, region, access_key_id, secret_access_key, **tuning)
         self.endpoint = self.options.endpoint
-        self._buckets = BucketClients(self.options)
+        self.admin = BotoAdmin(self.options)
+        self._buckets = BucketClients(self.options, probe=self.admin.throttle_probe)
         self._call = self._buckets.call
         self._store = self._buckets.store
-        self.admin = BotoAdmin(self.options)
         self.counts = self._buckets.counts
 
     @classmethod
@@ -137,7 +137,7 @@ class S3ObjectStore(ObjectStore):
         except GliderError:
             raise
         except Exception as err:  # as in _call
-            raise translate_obstore(err, endpoint=self.endpoint, bucket=bucket) from err
+            raise self._buckets.stream_failure(err, bucket) from err
 
     def list_pages(self, bucket: str) -> Iterator[tuple[ObjectInfo, ...]]:
         """See `s3_parallel.bucket_pages` (`list_concurrency` streams over a big bucket)."""
@@ -145,7 +145,7 @@ class S3ObjectStore(ObjectStore):
         def translate(err: Exception) -> Exception:
             if isinstance(err, GliderError):
                 return err
-            return translate_obstore(err, endpoint=self.endpoint, bucket=bucket)
+            return self._buckets.stream_failure(err, bucket)
 
         count = self._buckets.count
         yield from bucket_pages(
@@ -157,7 +157,13 @@ class S3ObjectStore(ObjectStore):
     ) -> ObjectHead | None:
         options = {"if_none_match": f'"{if_none_match.strip(chr(34))}"'} if if_none_match else None
         try:
-            result = self._call("get", bucket, key, lambda s: obstore.get(s, key, options=options))  # type: ignore[arg-type]
+            result = self._call(
+                "get",
+                bucket,
+                key,
+                lambda s: obstore.get(s, key, options=options),  # type: ignore[arg-type]
+                transfer=True,
+            )
         except GliderError as err:
             if isinstance(err.__cause__, NotModifiedError):
                 return None
@@ -233,6 +239,7 @@ class S3ObjectStore(ObjectStore):
                 s, key, path, attributes={**metadata, "Content-Type": content_type}, use_multipart=True,
                 chunk_size=o.multipart_chunk_bytes, max_concurrency=o.multipart_concurrency,
             ),
+            transfer=True,
         )  # fmt: skip
         return (result["e_tag"] or "").strip('"')
 

@@ -2,6 +2,7 @@
 
 Creating a bucket, listing and aborting incomplete multipart uploads, and a multipart upload whose
 CompleteMultipartUpload carries If-None-Match (obstore writes conditionally only in one PUT).
+Also the throttle probe: one HEAD that reads the Retry-After header obstore does not show.
 Same endpoint, region, credentials, proxies and CA bundle as the obstore data path. Importing
 this module is cheap; botocore loads when `BotoAdmin` first needs its client. Thread-safe.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from app.storage.s3_config import S3Options
 from app.storage.s3_errors import translating_botocore
+from app.storage.s3_retry import parse_retry_after
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,16 +39,40 @@ class BotoAdmin:
     def __init__(self, options: S3Options) -> None:
         self.options = options
         self._client: S3Client | None = None
+        self._prober: S3Client | None = None
         self._lock = threading.Lock()
 
     @property
     def client(self) -> S3Client:
         with self._lock:
             if self._client is None:
-                self._client = self._build()
+                self._client = self._build(self.options.max_attempts)
             return self._client
 
-    def _build(self) -> S3Client:
+    def throttle_probe(self, bucket: str, key: str | None) -> tuple[bool, float | None]:
+        """One bodiless request (HEAD of `key`, else of the bucket), never retried, for what
+        obstore cannot show: (whether it was throttled, the server's Retry-After in seconds)."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        with self._lock:
+            if self._prober is None:
+                self._prober = self._build(1)
+            prober = self._prober
+        try:
+            if key is None:
+                prober.head_bucket(Bucket=bucket)
+            else:
+                prober.head_object(Bucket=bucket, Key=key)
+        except ClientError as err:
+            meta = err.response.get("ResponseMetadata", {})
+            status = int(meta.get("HTTPStatusCode", 0))
+            after = parse_retry_after(meta.get("HTTPHeaders", {}).get("retry-after"))
+            return status in (429, 503), after
+        except BotoCoreError:
+            return False, None  # unreachable now: the caller's own backoff decides
+        return False, None
+
+    def _build(self, attempts: int) -> S3Client:
         import botocore.session  # noqa: PLC0415 - botocore only on the admin path
         from botocore.config import Config  # noqa: PLC0415
 
@@ -56,7 +82,7 @@ class BotoAdmin:
             region_name=o.region,
             signature_version="s3v4",
             s3={"addressing_style": o.addressing_style},
-            retries={"mode": "standard", "total_max_attempts": o.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": attempts},
             connect_timeout=o.connect_timeout,
             read_timeout=o.read_timeout,
             max_pool_connections=max(4, o.multipart_concurrency),
@@ -127,6 +153,7 @@ class BotoAdmin:
 
     def close(self) -> None:
         with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+            clients, self._client, self._prober = (self._client, self._prober), None, None
+        for client in clients:
+            if client is not None:
+                client.close()

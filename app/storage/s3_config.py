@@ -45,6 +45,8 @@ class S3Options:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     max_attempts: int = 3
+    max_retry_wait: float = 20.0
+    retry_budget: float = 60.0
     list_concurrency: int = 8
     https_proxy: str | None = None
     http_proxy: str | None = None
@@ -111,10 +113,13 @@ def client_config(options: S3Options) -> ClientConfig:
     return config
 
 
-def retry_config(options: S3Options) -> RetryConfig:
-    """obstore's own retries: exponential backoff with full jitter, bounded in count and time."""
+def retry_config(options: S3Options, *, transfer: bool) -> RetryConfig:
+    """obstore's own retries, on only for transfers (multi-request streams: a GET body resumed
+    where it broke, one multipart part re-sent, a listing's next page): there they save re-sending
+    a whole object. Single requests get none here, `s3_retry` decides (obstore cannot honour
+    Retry-After). Exponential backoff with jitter, bounded in count and time."""
     return {
-        "max_retries": max(0, options.max_attempts - 1),
+        "max_retries": max(0, options.max_attempts - 1) if transfer else 0,
         "backoff": {
             "init_backoff": timedelta(milliseconds=100),
             "max_backoff": timedelta(seconds=5),

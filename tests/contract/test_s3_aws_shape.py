@@ -5,6 +5,7 @@ server listing in directory order rather than byte order."""
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -116,17 +117,85 @@ def test_odd_keys_round_trip_through_listing(aws_store: S3ObjectStore, bucket: s
         assert aws_store.head(bucket, key).size == len(key.encode())
 
 
-def test_slowdown_is_retried_then_reported(aws_endpoint: AwsS3, bucket: str) -> None:
+def _after(server: AwsS3, start: int, method: str) -> list[float]:
+    return [t for m, _, _, t in server.requests[start:] if m == method]
+
+
+def test_slowdown_retry_after_is_waited_for_then_succeeds(aws_endpoint: AwsS3, bucket: str) -> None:
+    """503 SlowDown with Retry-After: 1 on the first two requests (the GET, then the probe that
+    reads the header): the GET is sent again only after >= 1 s, once, and succeeds."""
+    store = S3ObjectStore(aws_endpoint.endpoint_url, "us-east-1", "a", "b", max_attempts=3)
+    try:
+        store.put_bytes(bucket, "k", b"v")
+        before = len(aws_endpoint.requests)
+        aws_endpoint.throttle(2, retry_after=1)
+        assert store.get_bytes(bucket, "k") == b"v"
+        gets = _after(aws_endpoint, before, "GET")
+        assert len(gets) == 2  # no blind retry inside the Retry-After window
+        assert gets[1] - gets[0] >= 1.0
+        assert len(aws_endpoint.requests) - before == 3  # GET, one HEAD probe, GET
+    finally:
+        aws_endpoint.throttle(0)
+        store.close()
+
+
+def test_threads_share_the_servers_pause(aws_endpoint: AwsS3, bucket: str) -> None:
+    """Eight HEADs throttled at once: one probe learns Retry-After, every thread waits it out
+    (each thread probing for itself would take 8 more requests)."""
+    store = S3ObjectStore(aws_endpoint.endpoint_url, "us-east-1", "a", "b", max_attempts=3)
+    try:
+        keys = [f"h{i}" for i in range(8)]
+        _fill(store, bucket, keys)
+        before = len(aws_endpoint.requests)
+        aws_endpoint.throttle(9, retry_after=1)  # the first 8 HEADs and the probe
+        started = time.monotonic()
+        found = sorted(r.key for r in store.head_many(bucket, keys, concurrency=8) if r.head is not None)
+        assert found == keys
+        assert time.monotonic() - started >= 1.0
+        assert len(_after(aws_endpoint, before, "HEAD")) <= 8 + 1 + 8 + 2  # slack: a late starter
+    finally:
+        aws_endpoint.throttle(0)
+        store.close()
+
+
+def test_retry_after_beyond_the_cap_gives_up_at_once(aws_endpoint: AwsS3, bucket: str) -> None:
+    store = S3ObjectStore(
+        aws_endpoint.endpoint_url, "us-east-1", "a", "b", max_attempts=3, max_retry_wait=5.0
+    )
+    try:
+        store.put_bytes(bucket, "k", b"v")
+        aws_endpoint.throttle(50, retry_after=30)
+        before = len(aws_endpoint.requests)
+        with pytest.raises(Throttled, match=r"throttling.*asked to wait 30 s") as caught:
+            store.head(bucket, "k")
+        assert caught.value.retry_after == 30
+        assert "\n" not in str(caught.value)
+        assert len(aws_endpoint.requests) - before == 2  # the request and its probe, no retry
+        with pytest.raises(Throttled):  # the gate holds: refused without a request
+            store.get_bytes(bucket, "k")
+        assert len(aws_endpoint.requests) - before == 2
+    finally:
+        aws_endpoint.throttle(0)
+        store.close()
+
+
+def test_slowdown_without_retry_after_backs_off_within_bounds(aws_endpoint: AwsS3, bucket: str) -> None:
+    """A server that throttles without Retry-After (AWS): full-jitter backoff, max_attempts
+    requests, and once a throttled probe showed no header, no probe any more."""
     store = S3ObjectStore(aws_endpoint.endpoint_url, "us-east-1", "a", "b", max_attempts=2)
     try:
         store.put_bytes(bucket, "k", b"v")
-        aws_endpoint.throttle(1, retry_after=1)
-        assert store.get_bytes(bucket, "k") == b"v"  # one 503 SlowDown absorbed
-        aws_endpoint.throttle(50, retry_after=1)
-        before = len(aws_endpoint.requests)
-        with pytest.raises(Throttled, match="throttling"):
-            store.head(bucket, "k")
-        assert len(aws_endpoint.requests) - before == 4  # 2 rounds x 2 attempts: bounded
+        aws_endpoint.throttle(1, retry_after=None)
+        assert store.get_bytes(bucket, "k") == b"v"  # one 503 absorbed
+        aws_endpoint.throttle(50, retry_after=None)
+        used = []
+        for _ in range(2):
+            before = len(aws_endpoint.requests)
+            with pytest.raises(Throttled, match="throttling") as caught:
+                store.head(bucket, "k")
+            assert caught.value.retry_after is None
+            used.append(len(aws_endpoint.requests) - before)
+        assert used == [3, 2]  # 2 attempts, plus the one probe the first time
     finally:
         aws_endpoint.throttle(0)
         store.close()

@@ -1,7 +1,8 @@
 """A small threaded S3 endpoint on 127.0.0.1 that answers the way AWS does where moto and
 SeaweedFS differ (rules in `tests.support.aws_s3_state`), with faults on demand:
 
-- `throttle(n, retry_after)`: the next n requests get 503 SlowDown with that Retry-After;
+- `throttle(n, retry_after)`: the next n requests get 503 SlowDown with that Retry-After
+  (None: no Retry-After header, as AWS itself answers);
 - `reset_after(key, nbytes)`: a GET of `key` sends nbytes of the body, then resets the connection;
 - `fail_parts_from = n`: multipart parts numbered n or more answer 500 InternalError;
 - `state.directory_order`: list in SeaweedFS's directory order instead of byte order.
@@ -43,10 +44,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             if "Authorization" not in self.headers and "X-Amz-Credential" not in parts.query:
                 raise S3Error(403, "AccessDenied", "Anonymous access is forbidden")
-            throttled = owner.take_throttle()
-            if throttled is not None:
-                self._reply(503, _error("SlowDown", "Please reduce your request rate."),
-                            {"Retry-After": str(throttled)})  # fmt: skip
+            throttled, retry_after = owner.take_throttle()
+            if throttled:
+                headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+                slow = (
+                    b"" if self.command == "HEAD" else _error("SlowDown", "Please reduce your request rate.")
+                )
+                self._reply(503, slow, headers)
                 return
             self._route(bucket, key, query, body)
         except S3Error as err:
@@ -258,20 +262,21 @@ class AwsS3:
         self.requests: list[tuple[str, str, str, float]] = []
         self.resets: dict[str, int] = {}
         self.fail_parts_from: int | None = None  # UploadPart of this part number or later: 500
-        self._throttles: list[int] = []
+        self._throttles: list[int | None] = []
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self.endpoint_url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def throttle(self, count: int, retry_after: int = 1) -> None:
+    def throttle(self, count: int, retry_after: int | None = 1) -> None:
         with self._lock:
             self._throttles = [retry_after] * count
 
-    def take_throttle(self) -> int | None:
+    def take_throttle(self) -> tuple[bool, int | None]:
+        """(whether this request is throttled, the Retry-After to send with it)."""
         with self._lock:
-            return self._throttles.pop() if self._throttles else None
+            return (True, self._throttles.pop()) if self._throttles else (False, None)
 
     def reset_after(self, key: str, nbytes: int) -> None:
         self.resets[key] = nbytes

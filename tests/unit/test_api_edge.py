@@ -30,6 +30,7 @@ def _app(authority: TokenAuthority, metrics: Metrics) -> FastAPI:
             "reserved": errors.ReservedKey("reserved name"),
             "pending": errors.ComputationPending("busy", retry_after=2.2),
             "down": errors.StorageUnavailable("S3 is down"),
+            "throttled": errors.Throttled("S3 asked to wait", retry_after=29.2),
             "corrupt": errors.IntegrityError("hash mismatch"),
             "empty": errors.EmptyFile("empty"),
         }
@@ -136,6 +137,7 @@ def test_errors_map_to_problem_documents(client: Client, name: str, status: int,
 def test_503s_carry_retry_after(client: Client) -> None:
     assert client.get("/things/pending", headers=READ).headers["retry-after"] == "3"
     assert client.get("/things/down", headers=READ).headers["retry-after"] == "5"
+    assert client.get("/things/throttled", headers=READ).headers["retry-after"] == "30"  # S3's own wait
 
 
 def test_unexpected_exception_is_a_bare_500_logged_once(
