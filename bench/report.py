@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.fragment import RESULTS_DIR
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-ORDER = ("engine", "rss", "codec_levels", "cache", "service", "replicas", "stats", "startup", "artifacts", "gzip_upload")
+ORDER = ("engine", "rss", "codec_levels", "cache", "service", "replicas", "stats", "startup", "artifacts")
 HEADER = """# Benchmark results
 
 Assembled by `python -m bench.report` from `bench/results/*.md`; each section was written by the
