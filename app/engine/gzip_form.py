@@ -29,6 +29,7 @@ from app.domain.keys import DeltaSpace
 from app.domain.metadata import DeltaInfo
 from app.engine.codec import DeltaCodec
 from app.engine.expanded import ExpandedReferences
+from app.engine.gzip_proof import PendingRecipe, StreamProof
 from app.engine.gzip_recipe import candidates, find_by_hash, find_recipe
 from app.engine.gzip_stream import Expanded, ExpandLimits, GzipHeader, Recipe, expand, read_header, recompress
 from app.engine.vcdiff import source_was_decompressed
@@ -45,28 +46,43 @@ class GzipSettings:
 
 @dataclass(frozen=True, slots=True)
 class PreparedGzip:
-    """An upload's decompressed content and, when one rebuilds it exactly, its recipe."""
+    """An upload's decompressed content and its recipe, proven in the background
+    (`recipe.result()` blocks until proven or none found)."""
 
     raw: Path
     expanded: Expanded
-    recipe: Recipe | None
+    recipe: PendingRecipe
 
 
 @contextmanager
 def prepare_upload(
     path: Path, sha256: str, settings: GzipSettings, work_dir: Path | None, what: str
 ) -> Iterator[PreparedGzip | None]:
-    """Decompress and find a proven recipe; None when `path` is not a clean single-member gzip.
+    """Decompress and start proving a recipe; None when `path` is not a clean single-member gzip.
 
-    Raises DecompressionBomb past the limits. The scratch content is deleted on exit.
+    The likeliest candidate is proven while the file decompresses (`gzip_proof`). Raises
+    DecompressionBomb past the limits. The scratch content is deleted, the proof stopped, on exit.
     """
+    header = read_header(path)
+    first = next(candidates(header.xfl), None) if header is not None else None
+    proof = StreamProof(path, header, first, sha256) if header is not None and first is not None else None
     with scratch_file(work_dir, ".raw") as raw:
-        expanded = expand(path, raw, settings.limits, what)
-        if expanded is None:
-            yield None
-            return
-        recipe = find_recipe(raw, path, expanded, settings.recipe_seconds, sha256)
-        yield PreparedGzip(raw, expanded, recipe)
+        try:
+            expanded = expand(path, raw, settings.limits, what, tap=proof.feed if proof else None)
+            if expanded is None:
+                yield None
+                return
+            if proof is not None:
+                proof.finish()
+
+            def search(skip: Recipe | None) -> Recipe | None:
+                assert expanded is not None  # narrowed above; mypy does not carry it into closures
+                return find_recipe(raw, path, expanded, settings.recipe_seconds, sha256, skip=skip)
+
+            yield PreparedGzip(raw, expanded, PendingRecipe(proof, search))
+        finally:
+            if proof is not None:
+                proof.abort()
 
 
 def form_info(prepared: PreparedGzip, recipe: Recipe, ref_raw_sha: str) -> GzipFormInfo:

@@ -82,16 +82,24 @@ def _matches(raw: Path, original: Path, expanded: Expanded, recipe: Recipe, sha2
 
 
 def find_recipe(
-    raw: Path, original: Path, expanded: Expanded, budget_seconds: float, sha256: str | None
+    raw: Path,
+    original: Path,
+    expanded: Expanded,
+    budget_seconds: float,
+    sha256: str | None,
+    *,
+    skip: Recipe | None = None,
 ) -> Recipe | None:
     """The first candidate that rebuilds `original` from `raw` within the time budget, or None.
+
+    `skip`: a candidate already tried (by `gzip_proof.StreamProof`).
 
     The winning candidate has been compared byte for byte, trailer included, and its output
     hashed and compared with `sha256` when given.
     """
     deadline = time.monotonic() + budget_seconds
     for recipe in candidates(expanded.header.xfl):
-        if _matches(raw, original, expanded, recipe, sha256):
+        if recipe != skip and _matches(raw, original, expanded, recipe, sha256):
             return recipe
         if time.monotonic() > deadline:
             return None

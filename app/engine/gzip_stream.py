@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,8 +111,12 @@ class Expanded:
         return len(self.header.raw)
 
 
-def expand(path: Path, out: Path, limits: ExpandLimits, what: str) -> Expanded | None:
+def expand(
+    path: Path, out: Path, limits: ExpandLimits, what: str, tap: Callable[[bytes], None] | None = None
+) -> Expanded | None:
     """Decompress `path` into `out`; None unless it is a clean single-member gzip stream.
+
+    `tap`, when given, also receives every decompressed piece in order (a recipe proof).
 
     Raises DecompressionBomb (while expanding, before the limit is passed by more than 1 MiB).
     """
@@ -135,6 +139,8 @@ def expand(path: Path, out: Path, limits: ExpandLimits, what: str) -> Expanded |
                 dst.write(piece)
                 digest.update(piece)
                 crc = zlib.crc32(piece, crc)
+                if tap is not None:
+                    tap(piece)
         except zlib.error:
             return None
         tail = inflater.unused_data + src.read(max(0, 9 - len(inflater.unused_data)))

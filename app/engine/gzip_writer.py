@@ -23,7 +23,6 @@ from app.domain.metadata import reference_metadata
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_form import PreparedGzip, form_info
-from app.engine.gzip_stream import Recipe
 from app.engine.policy import accept_delta
 from app.engine.references import ReferenceProvider
 from app.engine.results import PutResult, StoredAs
@@ -67,6 +66,8 @@ class DeltaHost(Protocol):
     def reference_sha(self, up: Upload, ref: ObjectHead) -> str | None: ...
 
     def put_plain(self, up: Upload, space: DeltaSpace, ref: ObjectHead | None) -> PutResult: ...
+
+    def drop_fresh_reference(self, space: DeltaSpace) -> None: ...
 
 
 def content_codec(codec: DeltaCodec) -> DeltaCodec:
@@ -112,8 +113,18 @@ class GzipWriter:
         self._metrics = metrics
 
     def put(
-        self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedGzip, recipe: Recipe
-    ) -> PutResult:
+        self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedGzip
+    ) -> PutResult | None:
+        """Store `up` as a gzip reference or gzip-aware delta; None when no recipe is proven (the
+        caller then uses the byte-level forms).
+
+        While the likeliest recipe is still being proven (`prepared.recipe.likely`), the
+        reference PUT or the xdelta3 encode runs alongside the proof; nothing is acknowledged,
+        and no delta or zero-diff object written, before `prepared.recipe.result()` returns.
+        """
+        pending = prepared.recipe
+        if not pending.likely and pending.result() is None:
+            return None
         if ref is None:
             meta = reference_metadata(self._tool, up.name, up.sha256)
             meta["dg-gzip-raw-sha256"] = prepared.expanded.raw_sha256
@@ -123,10 +134,17 @@ class GzipWriter:
                 log.info("lost the race to create %s/%s; using the winner's", up.bucket, space.reference_key)
                 ref = self._store.head(up.bucket, space.reference_key)
             else:
+                # reference.bin is the upload verbatim, valid whatever the proof says; the local
+                # copies are exact too. Only the proof decides whether this key may use it.
                 self._references.seed(space, up.sha256, up.path)
                 self._expanded.seed(space, up.sha256, prepared.expanded.raw_sha256, prepared.raw)
+                if pending.result() is None:
+                    self._host.drop_fresh_reference(space)
+                    return None
                 return self._host.put_identity(up, space, created_reference=True)
         ref_sha = self._host.reference_sha(up, ref)
+        if pending.result() is None:
+            return None
         if ref_sha == up.sha256:
             return self._host.put_identity(up, space, created_reference=False)
         if ref_sha is None:
@@ -134,8 +152,8 @@ class GzipWriter:
         with self._expanded.open(space, ref_sha, reference_raw_sha256(ref.metadata)) as ref_raw:
             if ref_raw is None:  # the reference is not a gzip stream: byte-level forms only
                 return self._host.put_plain(up, space, ref)
-            result = self._put_delta(up, space, ref_sha, ref_raw, prepared=prepared, recipe=recipe)
-        if result.stored_as is StoredAs.DIRECT:
+            result = self._put_delta(up, space, ref_sha, ref_raw, prepared=prepared)
+        if result is None or result.stored_as is StoredAs.DIRECT:
             return result
         with self._references.open(space, ref_sha) as ref_path:
             if not self._host.confirm_reference(space, ref_sha, ref_path, up.name):
@@ -150,13 +168,15 @@ class GzipWriter:
         ref_raw: tuple[Path, str],
         *,
         prepared: PreparedGzip,
-        recipe: Recipe,
-    ) -> PutResult:
+    ) -> PutResult | None:
         limit = int(self._host.max_ratio * up.size)
         with scratch_file(self._host.work_dir, ".delta") as delta:
             began = time.perf_counter()
             kept = self._codec.encode(ref_raw[0], prepared.raw, delta, size_limit=limit)
             self._metrics.codec_seconds.labels(operation="encode").observe(time.perf_counter() - began)
+            recipe = prepared.recipe.result()  # the encode ran alongside the proof; now wait for it
+            if recipe is None:
+                return None
             if not kept or not accept_delta(delta.stat().st_size, up.size, self._host.max_ratio):
                 return self._host.over_ratio(up)
             form = gzip_form_metadata(form_info(prepared, recipe, ref_raw[1]), zlib.ZLIB_RUNTIME_VERSION)

@@ -138,8 +138,9 @@ class Writer:
         if gzip is not None and is_gzip(up.path):
             what = f"s3://{up.bucket}/{up.key}"
             with prepare_upload(up.path, up.sha256, gzip, self._policy.work_dir, what) as prepared:
-                if prepared is not None and prepared.recipe is not None:
-                    return self._gzip.put(up, space, ref, prepared, prepared.recipe)
+                done = None if prepared is None else self._gzip.put(up, space, ref, prepared)
+                if done is not None:
+                    return done
             result = self.put_plain(up, space, ref)
             if result.reason is DirectReason.COMPRESSED_STREAM:
                 return replace(result, reason=DirectReason.NO_EXACT_RECIPE)
@@ -179,7 +180,7 @@ class Writer:
             log.warning("%s/%s has no dg-file-sha256; storing direct", up.bucket, ref.key)
         return ref_sha.lower() if ref_sha else None
 
-    def _drop_fresh_reference(self, space: DeltaSpace) -> None:
+    def drop_fresh_reference(self, space: DeltaSpace) -> None:
         """Best-effort cleanup after a failed first upload; the original error is what matters."""
         try:
             dropped = drop_reference_if_unused(self._store, space)
@@ -200,7 +201,7 @@ class Writer:
             return self._identity(up, space, created_reference=True)
         except BaseException:
             # Never leave the reference we just created without the delta that needs it.
-            self._drop_fresh_reference(space)
+            self.drop_fresh_reference(space)
             raise
 
     def _identity(self, up: Upload, space: DeltaSpace, *, created_reference: bool) -> PutResult:

@@ -28,7 +28,7 @@ from app.services.stats import StatsService
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
 from tests.support.engine import deltaglider_env, make_engine, write
-from tests.support.gzips import full_header, gnu_gzip, tar_versions, zlib_gzip
+from tests.support.gzips import full_header, gnu_gzip, late_divergent_gzip, tar_versions, zlib_gzip
 
 pytestmark = pytest.mark.integration
 
@@ -183,6 +183,29 @@ def test_each_fallback_keeps_todays_forms_and_reads_back_exact(
         ] * 2
     for n, blob in enumerate(blobs):
         roundtrip(engine, bucket, f"fb/pkg-{n}.tar.gz", tmp_path, blob)
+
+
+def test_a_proof_failing_at_the_end_leaves_no_reference_nor_delta(
+    s3_store: S3ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    """The likeliest recipe matches all but the last block: the reference PUT or the encode that
+    ran alongside the proof is undone, and the file is stored direct, exact."""
+    engine = gzip_engine(s3_store, tmp_path, GzipSettings(ExpandLimits(1 << 30, 250.0), 0.5))
+    tars = tar_versions(2, seed=5, files=120, size=20_000)
+    first = engine.put(
+        bucket, "late/pkg-0.tar.gz", write(tmp_path, "up.tar.gz", late_divergent_gzip(tars[0]))
+    )
+    assert (first.stored_as, first.reason) == (StoredAs.DIRECT, DirectReason.NO_EXACT_RECIPE)
+    assert sorted(o.key for o in s3_store.iter_objects(bucket)) == ["late/pkg-0.tar.gz"]
+    good = engine.put(bucket, "late/pkg-1.tar.gz", write(tmp_path, "up.tar.gz", zlib_gzip(tars[1], level=6)))
+    assert good.stored_as is StoredAs.REFERENCE
+    later = engine.put(
+        bucket, "late/pkg-2.tar.gz", write(tmp_path, "up.tar.gz", late_divergent_gzip(tars[0]))
+    )
+    assert (later.stored_as, later.reason) == (StoredAs.DIRECT, DirectReason.NO_EXACT_RECIPE)
+    assert not [o.key for o in s3_store.iter_objects(bucket) if o.key.startswith("late/pkg-2")][1:]
+    roundtrip(engine, bucket, "late/pkg-0.tar.gz", tmp_path, late_divergent_gzip(tars[0]))
+    roundtrip(engine, bucket, "late/pkg-2.tar.gz", tmp_path, late_divergent_gzip(tars[0]))
 
 
 def test_decompression_bombs_are_refused_by_size_and_by_ratio(

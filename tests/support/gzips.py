@@ -74,3 +74,13 @@ def tar_versions(count: int, seed: int = 7, files: int = 60, size: int = 5000) -
         tree[f"pkg/new{n}.py"] = f"VERSION = {n}\n".encode() * 50
         out.append(tar_bytes(tree))
     return out
+
+
+def late_divergent_gzip(data: bytes, level: int = 6) -> bytes:
+    """A clean gzip member equal to zlib's `level` output up to its last block, then a sync
+    flush zlib's own finish never writes: the likeliest recipe matches until the very end."""
+    xfl = 2 if level == 9 else 4 if level == 1 else 0
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    body = comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH) + comp.flush()
+    header = b"\x1f\x8b\x08\x00" + struct.pack("<IBB", 0, xfl, 3)
+    return header + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
