@@ -157,7 +157,9 @@ def build_engine(
     persistent_cache_only: bool = False,
 ) -> DeltaEngine:
     """The delta engine over `store` (default: the S3 store Settings describe), with the codec
-    and reference cache Settings choose (`persistent_cache_only`: see `build_reference_cache`)."""
+    and reference cache Settings choose (`persistent_cache_only`: see `build_reference_cache`).
+    Without `metrics` (a CLI command: nobody scrapes it) the engine records none."""
+    metrics = metrics if metrics is not None else Metrics(discard=True)
     store = store if store is not None else build_store(settings.s3)
     work_dir = settings.engine.work_dir
     cache = build_reference_cache(

@@ -43,7 +43,7 @@ def _value_text(value: object) -> str:
 
 
 def _set_by(names: tuple[str, ...], environ: typing.Mapping[str, str]) -> str:
-    """Which of `names` the environment sets (matched case-insensitively, like pydantic-settings)."""
+    """Which of `names` the environment sets (matched case-insensitively, as `Group` reads them)."""
     present = {key.upper() for key in environ}
     return next((name for name in names if name in present), Source.ENVIRONMENT.value)
 

@@ -1,7 +1,7 @@
 """Settings described as an operator sees them: every environment variable a field reads.
 
-For each field of `app.settings.Settings`: the variables pydantic-settings reads (its group's
-`env_prefix` + the field name, or the field's validation aliases, first listed first), its type and
+For each field of `app.settings.Settings`: the variables it reads (`app.settings.env_names`: its
+group's `env_prefix` + the field name, or the field's validation aliases, first listed first), its type and
 constraints in words, its default and its description. Secrets (`SecretStr` fields) get no default
 shown. Both `glider config table` (the README's reference) and `glider config show` build on this.
 """
@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import annotated_types
-from pydantic import AliasChoices, SecretStr
+from pydantic import SecretStr
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings
 
-from app.settings import Settings
+from app.settings import Group, Settings, env_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +32,6 @@ class ConfigVar:
     default: str
     description: str
     secret: bool
-
-
-def env_names(field_name: str, info: FieldInfo, env_prefix: str) -> tuple[str, ...]:
-    """The variables pydantic-settings reads for a field: its aliases if any, else prefix + name."""
-    alias = info.validation_alias
-    if isinstance(alias, AliasChoices):
-        return tuple(str(choice).upper() for choice in alias.choices if isinstance(choice, str))
-    if isinstance(alias, str):
-        return (alias.upper(),)
-    return ((env_prefix + field_name).upper(),)
 
 
 def _is_secret(annotation: object) -> bool:
@@ -116,11 +105,11 @@ def _default_text(info: FieldInfo, secret: bool) -> str:
     return f"`{format_value(default)}`"
 
 
-def _groups(settings_cls: type[Settings]) -> list[tuple[str, type[BaseSettings]]]:
-    groups: list[tuple[str, type[BaseSettings]]] = []
+def _groups(settings_cls: type[Settings]) -> list[tuple[str, type[Group]]]:
+    groups: list[tuple[str, type[Group]]] = []
     for name, info in settings_cls.model_fields.items():
         group = info.annotation
-        if not (isinstance(group, type) and issubclass(group, BaseSettings)):
+        if not (isinstance(group, type) and issubclass(group, Group)):
             raise TypeError(f"Settings.{name} is not a settings group")
         groups.append((name, group))
     return groups
@@ -130,14 +119,13 @@ def config_vars(settings_cls: type[Settings] = Settings) -> tuple[ConfigVar, ...
     """Every settings field in declaration order (groups as Settings lists them)."""
     rows: list[ConfigVar] = []
     for group_name, group in _groups(settings_cls):
-        prefix = str(group.model_config.get("env_prefix", ""))
         for field_name, info in group.model_fields.items():
             secret = _is_secret(info.annotation)
             rows.append(
                 ConfigVar(
                     group=group_name,
                     field=field_name,
-                    names=env_names(field_name, info, prefix),
+                    names=env_names(field_name, info, group.env_prefix),
                     type=_type_text(info),
                     default=_default_text(info, secret),
                     description=(info.description or "").strip(),

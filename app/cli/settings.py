@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from app.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel, ValidationError
+    from pydantic import ValidationError
     from pydantic_core import ErrorDetails
 
-    from app.settings import Settings
+    from app.settings import Group, Settings
 
 # A valid value for variables whose default is unset (others show their default).
 _EXAMPLES = {
@@ -73,18 +73,15 @@ class _Field:
     secret: bool
 
 
-def _fields(group_cls: type[BaseModel]) -> dict[str, _Field]:
-    """Every field of a settings group by field name (the rule pydantic-settings reads by)."""
-    from pydantic import AliasChoices, SecretStr  # noqa: PLC0415 - the error path only
+def _fields(group_cls: type[Group]) -> dict[str, _Field]:
+    """Every field of a settings group by field name, with the variables it reads."""
+    from pydantic import SecretStr  # noqa: PLC0415 - the error path only
 
-    prefix = str(group_cls.model_config.get("env_prefix", ""))
+    from app.settings import env_names  # noqa: PLC0415
+
     fields = {}
     for name, info in group_cls.model_fields.items():
-        alias = info.validation_alias
-        if isinstance(alias, AliasChoices):
-            names = tuple(str(c).upper() for c in alias.choices if isinstance(c, str))
-        else:
-            names = ((prefix + name).upper(),)
+        names = env_names(name, info, group_cls.env_prefix)
         secret = info.annotation is SecretStr or SecretStr in typing.get_args(info.annotation)
         fields[name] = _Field(names, info.get_default(call_default_factory=True), info.annotation, secret)
     return fields
@@ -107,14 +104,12 @@ def _example(field: _Field, name: str) -> str:
 
 def describe(err: ValidationError) -> str:
     """One line per error of `err` (a Settings group's), each naming its variable."""
-    from pydantic import BaseModel  # noqa: PLC0415 - the error path only
-
-    from app.settings import Settings  # noqa: PLC0415
+    from app.settings import Group, Settings  # noqa: PLC0415 - the error path only
 
     groups = {
         info.annotation.__name__: info.annotation
         for info in Settings.model_fields.values()
-        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+        if isinstance(info.annotation, type) and issubclass(info.annotation, Group)
     }
     group = groups.get(err.title)
     fields = _fields(group) if group is not None else {}

@@ -10,12 +10,18 @@ The groups live beside this module by concern: `data` (S3, engine, reference cac
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.settings.assets import AssetSettings
 from app.settings.data import CacheSettings, EngineSettings, S3Settings
-from app.settings.fields import MIN_TOKEN_LENGTH, CommaList, default_cache_root, parse_tokens
+from app.settings.fields import (
+    MIN_TOKEN_LENGTH,
+    CommaList,
+    Group,
+    default_cache_root,
+    env_names,
+    parse_tokens,
+)
 from app.settings.runtime import (
     AuthSettings,
     HttpSettings,
@@ -28,15 +34,17 @@ from app.settings.runtime import (
 
 __all__ = [
     "MIN_TOKEN_LENGTH", "AssetSettings", "AuthSettings", "CacheSettings", "CommaList", "EngineSettings",
-    "HttpSettings", "LogSettings", "RedisSettings", "S3Settings", "SchedulerSettings", "ServerSettings",
-    "Settings", "StatsSettings", "default_cache_root", "parse_tokens",
+    "Group", "HttpSettings", "LogSettings", "RedisSettings", "S3Settings", "SchedulerSettings",
+    "ServerSettings", "Settings", "StatsSettings", "default_cache_root", "env_names", "parse_tokens",
 ]  # fmt: skip
 
 
-class Settings(BaseSettings):
-    """Everything configurable, read once. Construct with overrides in tests: Settings(cache=...)."""
+class Settings(BaseModel):
+    """Everything configurable, read once. Construct with overrides in tests: Settings(cache=...).
 
-    model_config = SettingsConfigDict(env_prefix="DG_", extra="ignore")
+    Each group reads its own variables from the environment when it is built (`Group`)."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     s3: S3Settings = Field(default_factory=S3Settings)
     engine: EngineSettings = Field(default_factory=EngineSettings)

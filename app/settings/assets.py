@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import SettingsConfigDict
 
 from app.settings.fields import CommaList, Group, http_url, split_commas
 
 
 class AssetSettings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_ASSET_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_ASSET_"
 
     cache_dir: Path | None = Field(
         None, description="Asset cache directory; unset: <user cache>/glider/assets"

@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import SettingsConfigDict
 
 from app.settings.fields import CommaList, Group, http_url, split_commas
 
 
 class S3Settings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_S3_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_S3_"
 
     endpoint_url: str | None = Field(
         None,
@@ -85,7 +84,7 @@ class S3Settings(Group):
 
 
 class EngineSettings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_"
 
     max_ratio: float = Field(0.5, gt=0, le=1, description="Largest delta/original ratio kept as a delta")
     codec: Literal["xdelta3", "zstd"] = Field("xdelta3", description="Delta codec for new uploads")
@@ -130,7 +129,7 @@ class EngineSettings(Group):
 
 
 class CacheSettings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_CACHE_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_CACHE_"
 
     backend: Literal["filesystem", "memory"] = Field("filesystem", description="Where references are cached")
     memory_size_mb: int = Field(512, ge=1, description="Budget of the memory backend (LRU by bytes)")

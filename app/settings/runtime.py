@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
 
 from app.settings.fields import LOG_LEVELS, CommaList, Group, parse_tokens, split_commas
 from app.stats.model import StatsMode
 
 
 class StatsSettings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_STATS_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_STATS_"
 
     fresh_seconds: float = Field(
         30.0, ge=0, description="Stats validated this recently are served without a LIST"
@@ -35,11 +33,11 @@ class StatsSettings(Group):
 
 
 class SchedulerSettings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_"
 
     clear_cache_interval: float = Field(7200.0, ge=0, description="Seconds between cache clears; 0 disables")
     warm_buckets: CommaList = Field((), description="Buckets whose stats the warm_stats job keeps fresh")
-    warm_modes: Annotated[tuple[StatsMode, ...], NoDecode] = Field(
+    warm_modes: tuple[StatsMode, ...] = Field(
         (StatsMode.QUICK, StatsMode.SAMPLED), description="Stats modes the warm_stats job computes"
     )
     warm_interval: float = Field(300.0, ge=0, description="Seconds between stats warm-ups; 0 disables")
@@ -52,7 +50,7 @@ class SchedulerSettings(Group):
 
 
 class RedisSettings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_REDIS_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_REDIS_"
 
     url: SecretStr | None = Field(
         None, description="Redis for coordination across replicas (redis://...); unset: in-process only"
@@ -74,7 +72,7 @@ class RedisSettings(Group):
 
 
 class AuthSettings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_AUTH_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_AUTH_"
 
     enabled: bool = Field(True, description="Require bearer tokens (false: no auth; local development only)")
     tokens: SecretStr | None = Field(
@@ -120,7 +118,7 @@ class AuthSettings(Group):
 
 
 class ServerSettings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_"
 
     host: str = Field("127.0.0.1", description="Interface `glider serve` binds")
     port: int = Field(8080, ge=0, le=65535, description="Port `glider serve` listens on")
@@ -142,7 +140,7 @@ class HttpSettings(Group):
     """What a client may make the HTTP server hold before and while a request is read
     (enforced by `app.api.http_limits`, which `glider serve` installs)."""
 
-    model_config = SettingsConfigDict(env_prefix="DG_HTTP_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_HTTP_"
 
     max_header_bytes: int = Field(
         16384, ge=1024, le=1048576, description="Largest request line plus headers, in bytes (431 above it)"
@@ -171,7 +169,7 @@ class HttpSettings(Group):
 
 
 class LogSettings(Group):
-    model_config = SettingsConfigDict(env_prefix="DG_LOG_", extra="ignore", populate_by_name=True)
+    env_prefix = "DG_LOG_"
 
     level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR")
 

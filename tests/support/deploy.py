@@ -19,9 +19,8 @@ from typing import Any
 
 import yaml
 from pydantic import AliasChoices
-from pydantic_settings import BaseSettings
 
-from app.settings import Settings
+from app.settings import Group, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -96,14 +95,14 @@ def settings_env_names() -> frozenset[str]:
     """Every environment variable Settings reads, derived from the Settings classes themselves.
 
     A field with a `validation_alias` is read from the alias(es) only; any other field from its
-    group's `env_prefix` + field name. Upper-cased (pydantic-settings matches case-insensitively).
+    group's `env_prefix` + field name. Upper-cased (matched case-insensitively).
     """
     names: set[str] = set()
     for group_field in Settings.model_fields.values():
         group = group_field.annotation
         assert isinstance(group, type), group
-        assert issubclass(group, BaseSettings), group
-        prefix = str(group.model_config.get("env_prefix", ""))
+        assert issubclass(group, Group), group
+        prefix = group.env_prefix
         for name, field in group.model_fields.items():
             alias = field.validation_alias
             if isinstance(alias, AliasChoices):
