@@ -9,14 +9,16 @@ the file's SHA-256 as for any delta.
 
 Rescue: deltaglider 6.2.0 wrote `.tar.gz`/`.tgz` deltas with xdelta3's external recompression,
 which rarely gives the original bytes back. `xdelta3 -d -R` yields the exact decompressed file;
-a zlib recipe and a header rebuilt from the reference's (or npm's: no name, mtime 0) restore it
-when one matches `dg-file-sha256` — a result is only ever returned after that hash matched.
+a zlib recipe (stock or, with `DG_GZIP_NODE`, node's) and a header rebuilt from the reference's
+(or npm's: no name, mtime 0) restore it when one matches `dg-file-sha256` — a result is only
+ever returned after that hash matched.
 """
 
 from __future__ import annotations
 
 import shutil
 import struct
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,17 +32,29 @@ from app.domain.metadata import DeltaInfo
 from app.engine.codec import DeltaCodec
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_recipe import candidates, find_by_hash, find_recipe
-from app.engine.gzip_stream import Expanded, ExpandLimits, GzipHeader, Recipe, expand, read_header, recompress
+from app.engine.gzip_stream import (
+    FAMILY_NODE,
+    Expanded,
+    ExpandLimits,
+    GzipHeader,
+    Recipe,
+    expand,
+    read_header,
+    recompress,
+)
+from app.engine.node_zlib import NodeZlib
 from app.engine.vcdiff import source_was_decompressed
-from app.errors import CodecError, IntegrityError
+from app.errors import CodecError, IntegrityError, RecompressorUnavailable
 
 
 @dataclass(frozen=True, slots=True)
 class GzipSettings:
-    """`recipe_seconds` bounds each recipe search; `limits` bound decompression."""
+    """`recipe_seconds` bounds each recipe search; `limits` bound decompression; `node`, when
+    set, adds the node-zlib recipe family (`app.engine.node_zlib`)."""
 
     limits: ExpandLimits
     recipe_seconds: float
+    node: NodeZlib | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +79,15 @@ def prepare_upload(
         if expanded is None:
             yield None
             return
-        recipe = find_recipe(raw, path, expanded, settings.recipe_seconds, sha256)
+        recipe = find_recipe(raw, path, expanded, settings.recipe_seconds, sha256, node=settings.node)
         yield PreparedGzip(raw, expanded, recipe)
+
+
+def zlib_version_of(recipe: Recipe, node: NodeZlib | None) -> str:
+    """The zlib that made `recipe` (recorded as `dg-gzip-zlib`)."""
+    if recipe.family == FAMILY_NODE and node is not None:
+        return f"node {node.zlib_version}"
+    return zlib.ZLIB_RUNTIME_VERSION
 
 
 def form_info(prepared: PreparedGzip, recipe: Recipe, ref_raw_sha: str) -> GzipFormInfo:
@@ -96,18 +117,26 @@ def rebuild(
     part: Path,
     work_dir: Path | None,
     what: str,
+    node: NodeZlib | None = None,
 ) -> None:
-    """Rebuild a gzip-aware delta into `part` (the caller verifies the file's SHA-256)."""
+    """Rebuild a gzip-aware delta into `part` (the caller verifies the file's SHA-256).
+
+    A node-zlib recipe without `node` raises RecompressorUnavailable before any decoding."""
     recipe = Recipe.decode(form.recipe)
     if recipe is None:
         raise IntegrityError(f"{what}: unknown gzip recipe {form.recipe!r}; not served")
+    if recipe.family == FAMILY_NODE and node is None:
+        raise RecompressorUnavailable(
+            f"{what} is rebuilt with node's zlib (recipe {form.recipe}), which this Glider cannot run "
+            "(DG_GZIP_NODE); not served"
+        )
     with expanded_refs.open(space, info.ref_sha256, form.ref_raw_sha256) as ref:
         if ref is None:
             raise IntegrityError(f"{what}: its reference is not a gzip stream; not served")
         with scratch_file(work_dir, ".raw") as raw:
             decoder.decode(ref[0], delta, raw)
             _check_content(raw, form.raw_sha256, form.raw_size, what)
-            recompress(raw, recipe, form.header, part)
+            recompress(raw, recipe, form.header, part, node)
 
 
 class GzipReads:
@@ -148,6 +177,7 @@ class GzipReads:
             part=part,
             work_dir=self._work_dir,
             what=what,
+            node=self._settings.node,
         )
 
     def rescue(self, codec: DeltaCodec, space: DeltaSpace, info: DeltaInfo, delta: Path, part: Path) -> bool:
@@ -211,8 +241,9 @@ def rescue(
                     return False
                 header = read_header(ref_gz)
                 own = _reference_recipe(ref_gz, ref_raw, header, settings, work_dir)
+            node = settings.node
             order = [own] if own is not None else []
-            order.extend(r for r in candidates(header.xfl if header else 0) if r != own)
+            order.extend(r for r in candidates(header.xfl if header else 0, node is not None) if r != own)
             found = find_by_hash(
                 raw,
                 lambda recipe: rescue_headers(header, recipe.level),
@@ -220,11 +251,12 @@ def rescue(
                 info.file_size,
                 recipes=order,
                 budget_seconds=settings.recipe_seconds,
+                node=node,
             )
             if found is None:
                 return False
             recipe, chosen = found
-            return recompress(raw, recipe, chosen, part) == info.file_sha256
+            return recompress(raw, recipe, chosen, part, node) == info.file_sha256
 
 
 def _reference_recipe(
@@ -235,4 +267,4 @@ def _reference_recipe(
         return None
     size = ref_gz.stat().st_size
     expanded = Expanded(header, ref_raw.stat().st_size, "", size - 8)
-    return find_recipe(ref_raw, ref_gz, expanded, settings.recipe_seconds, None)
+    return find_recipe(ref_raw, ref_gz, expanded, settings.recipe_seconds, None, node=settings.node)

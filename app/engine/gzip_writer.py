@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
@@ -22,11 +21,12 @@ from app.domain.keys import DeltaSpace
 from app.domain.metadata import reference_metadata
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.expanded import ExpandedReferences
-from app.engine.gzip_form import PreparedGzip, form_info
+from app.engine.gzip_form import PreparedGzip, form_info, zlib_version_of
 from app.engine.gzip_stream import Recipe
+from app.engine.node_zlib import NodeZlib
 from app.engine.policy import accept_delta
 from app.engine.references import ReferenceProvider
-from app.engine.results import PutResult, StoredAs
+from app.engine.results import DirectReason, PutResult, StoredAs
 from app.engine.upload_file import Upload
 from app.errors import AlreadyExists
 from app.observability.metrics import Metrics
@@ -61,6 +61,8 @@ class DeltaHost(Protocol):
     def confirm_reference(self, space: DeltaSpace, ref_sha: str, local_copy: Path, name: str) -> bool: ...
 
     def replace_delta_with_direct(self, up: Upload) -> PutResult: ...
+
+    def put_direct(self, up: Upload, reason: DirectReason) -> PutResult: ...
 
     def over_ratio(self, up: Upload) -> PutResult: ...
 
@@ -102,6 +104,7 @@ class GzipWriter:
         expanded: ExpandedReferences,
         tool: str,
         metrics: Metrics,
+        node: NodeZlib | None = None,
     ) -> None:
         self._host = host
         self._store = store
@@ -110,10 +113,18 @@ class GzipWriter:
         self._expanded = expanded
         self._tool = tool
         self._metrics = metrics
+        self._node = node
 
     def put(
-        self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedGzip, recipe: Recipe
+        self,
+        up: Upload,
+        space: DeltaSpace,
+        ref: ObjectHead | None,
+        prepared: PreparedGzip,
+        recipe: Recipe | None,
     ) -> PutResult:
+        """`recipe` None: the file can only become the reference (kept verbatim; its content is
+        still a delta source for later versions that have a recipe), or be stored direct."""
         if ref is None:
             meta = reference_metadata(self._tool, up.name, up.sha256)
             meta["dg-gzip-raw-sha256"] = prepared.expanded.raw_sha256
@@ -134,6 +145,8 @@ class GzipWriter:
         with self._expanded.open(space, ref_sha, reference_raw_sha256(ref.metadata)) as ref_raw:
             if ref_raw is None:  # the reference is not a gzip stream: byte-level forms only
                 return self._host.put_plain(up, space, ref)
+            if recipe is None:
+                return self._host.put_direct(up, DirectReason.NO_EXACT_RECIPE)
             result = self._put_delta(up, space, ref_sha, ref_raw, prepared=prepared, recipe=recipe)
         if result.stored_as is StoredAs.DIRECT:
             return result
@@ -159,7 +172,9 @@ class GzipWriter:
             self._metrics.codec_seconds.labels(operation="encode").observe(time.perf_counter() - began)
             if not kept or not accept_delta(delta.stat().st_size, up.size, self._host.max_ratio):
                 return self._host.over_ratio(up)
-            form = gzip_form_metadata(form_info(prepared, recipe, ref_raw[1]), zlib.ZLIB_RUNTIME_VERSION)
+            form = gzip_form_metadata(
+                form_info(prepared, recipe, ref_raw[1]), zlib_version_of(recipe, self._node)
+            )
             form["dg-delta-cmd"] = f"{self._codec.command_line(up.name)} (over the decompressed contents)"
             return self._host.store_delta(
                 up, space, ref_sha, delta, StoredAs.DELTA, zero_diff=False, form=form
