@@ -177,6 +177,11 @@ def test_each_fallback_keeps_todays_forms_and_reads_back_exact(
     assert all(r.form is Form.PLAIN for r in results)
     if case == "not-gzip":  # bytes, not name, decide: this one is an ordinary candidate
         assert [r.stored_as for r in results] == [StoredAs.REFERENCE, StoredAs.DELTA]
+    elif case == "flushed-mid-stream":  # a clean stream: still the reference, kept verbatim
+        assert [(r.stored_as, r.reason) for r in results] == [
+            (StoredAs.REFERENCE, None),
+            (StoredAs.DIRECT, DirectReason.NO_EXACT_RECIPE),
+        ]
     else:
         assert [(r.stored_as, r.reason) for r in results] == [
             (StoredAs.DIRECT, DirectReason.NO_EXACT_RECIPE)
