@@ -28,7 +28,7 @@ from app.domain.files import scratch_file
 from app.domain.gzip_metadata import FORM_GZIP, GzipFormInfo, form_of, parse_gzip_form
 from app.domain.hashing import sha256_file
 from app.domain.keys import DeltaSpace
-from app.domain.metadata import DeltaInfo
+from app.domain.metadata import DeltaInfo, read_field
 from app.engine.codec import DeltaCodec
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_recipe import candidates, find_by_hash, find_recipe
@@ -100,6 +100,13 @@ def form_info(prepared: PreparedGzip, recipe: Recipe, ref_raw_sha: str) -> GzipF
     )
 
 
+def _no_node(what: str, recipe: str) -> str:
+    return (
+        f"{what} is rebuilt with node's zlib (recipe {recipe}), which this Glider cannot run "
+        "(DG_GZIP_NODE); not served"
+    )
+
+
 def _check_content(raw: Path, sha256: str, size: int, what: str) -> None:
     actual_size = raw.stat().st_size
     if actual_size != size or sha256_file(raw) != sha256:
@@ -126,10 +133,7 @@ def rebuild(
     if recipe is None:
         raise IntegrityError(f"{what}: unknown gzip recipe {form.recipe!r}; not served")
     if recipe.family == FAMILY_NODE and node is None:
-        raise RecompressorUnavailable(
-            f"{what} is rebuilt with node's zlib (recipe {form.recipe}), which this Glider cannot run "
-            "(DG_GZIP_NODE); not served"
-        )
+        raise RecompressorUnavailable(_no_node(what, form.recipe))
     with expanded_refs.open(space, info.ref_sha256, form.ref_raw_sha256) as ref:
         if ref is None:
             raise IntegrityError(f"{what}: its reference is not a gzip stream; not served")
@@ -146,6 +150,15 @@ class GzipReads:
         self._expanded = expanded
         self._settings = settings
         self._work_dir = work_dir
+
+    def check_available(self, meta: Mapping[str, str], what: str) -> None:
+        """RecompressorUnavailable when the delta's recipe needs node and there is none (HEAD
+        answers what GET would, from metadata alone)."""
+        if form_of(meta) != FORM_GZIP:
+            return
+        recipe = Recipe.decode(read_field(meta, "gzip_recipe") or "")
+        if recipe is not None and recipe.family == FAMILY_NODE and self._settings.node is None:
+            raise RecompressorUnavailable(_no_node(what, recipe.encode()))
 
     @staticmethod
     def handles(meta: Mapping[str, str]) -> bool:

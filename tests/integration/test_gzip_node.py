@@ -94,6 +94,9 @@ def test_node_recipe_without_node_is_503_and_nothing_served(
         reader.get(bucket, "n/p-1.tgz", dest)
     assert not dest.exists()
     assert kind_for(caught.value).status == 503
+    with pytest.raises(RecompressorUnavailable):  # HEAD answers what GET would
+        reader.head(bucket, "n/p-1.tgz")
+    assert reader.head(bucket, "n/p-0.tgz").size == len(packed[0])  # the reference needs no node
 
 
 def test_a_different_node_zlib_is_an_integrity_error_never_wrong_bytes(
