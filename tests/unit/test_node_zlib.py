@@ -70,3 +70,17 @@ def test_a_node_recipe_without_node_is_refused_clearly(tmp_path: Path) -> None:
     raw.write_bytes(b"x")
     with pytest.raises(RecompressorUnavailable, match="DG_GZIP_NODE"):
         list(deflate_stream(raw, Recipe(9, 15, 8, 0, FAMILY_NODE), Totals()))
+
+
+def test_a_node_with_stock_zlib_is_used_only_when_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's nodejs links the system zlib: as the default it adds nothing, so it is skipped."""
+    stock = tmp_path / "node"
+    stock.write_text("#!/bin/sh\necho 1.2.13\n")
+    stock.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert locate(None) is None
+    named = locate(str(stock))
+    assert named is not None
+    assert named.zlib_version == "1.2.13"
