@@ -36,6 +36,10 @@ FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="glider" \
       org.opencontainers.image.description="Build-artifact storage on S3 with binary delta compression"
 
+# No node here (about 100 MB): without it npm tarballs made by node's zlib go direct
+# (no-exact-recipe). deploy/node/Containerfile adds the official node binary on top of this image:
+#   COPY --from=node:20.20.2-bookworm-slim /usr/local/bin/node /usr/local/bin/node
+# (not Debian's nodejs package: it links the system zlib and does not reproduce npm's bytes).
 # xdelta3 is the delta codec (a subprocess); pinned to the Debian 12 version the tests run against.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends xdelta3=3.0.11-dfsg-1.2 \

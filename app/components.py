@@ -20,6 +20,8 @@ from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.engine import DeltaEngine
 from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
+from app.engine.node_zlib import NodeZlib
+from app.engine.node_zlib import locate as locate_node
 from app.engine.references import ReferenceProvider
 from app.observability.metrics import Metrics
 from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
@@ -166,6 +168,7 @@ def build_engine(
         settings.cache, work_dir, persistent_only=persistent_cache_only, on_evict=eviction_counter(metrics)
     )
     references = ReferenceProvider(store, cache, work_dir=work_dir, metrics=metrics)
+    node = build_gzip_node(settings.engine)
     return DeltaEngine(
         store,
         build_codec(settings.engine),
@@ -176,13 +179,20 @@ def build_engine(
         ),
         work_dir=work_dir,
         metrics=metrics,
-        gzip=build_gzip_settings(settings.engine),
+        gzip=build_gzip_settings(settings.engine, node),
+        gzip_node=node,
     )
 
 
-def build_gzip_settings(engine: EngineSettings) -> GzipSettings | None:
+def build_gzip_node(engine: EngineSettings) -> NodeZlib | None:
+    """The node recompressor DG_GZIP_NODE selects (reads need it even when writing gzip-aware
+    deltas is off)."""
+    return locate_node(engine.gzip_node, timeout=engine.codec_timeout_seconds)
+
+
+def build_gzip_settings(engine: EngineSettings, node: NodeZlib | None = None) -> GzipSettings | None:
     """Gzip-aware delta settings, None when DG_GZIP_DELTAS is off."""
     if not engine.gzip_deltas:
         return None
     limits = ExpandLimits(engine.gzip_max_expanded_mb * MiB, engine.gzip_max_ratio)
-    return GzipSettings(limits, engine.gzip_recipe_seconds)
+    return GzipSettings(limits, engine.gzip_recipe_seconds, node)

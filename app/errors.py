@@ -75,6 +75,10 @@ class CodecError(GliderError):
     """The delta codec failed or timed out."""
 
 
+class RecompressorUnavailable(GliderError):
+    """The recompressor a gzip recipe needs (node's zlib, `DG_GZIP_NODE`) is missing or failed."""
+
+
 class StorageUnavailable(GliderError):
     """The object store cannot be reached or answered with a server error (worth retrying later)."""
 

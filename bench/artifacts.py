@@ -30,6 +30,7 @@ from pathlib import Path
 
 from app.caches.keys import generate_key
 from app.domain.hashing import sha256_file
+from app.engine.node_zlib import locate as locate_node
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
 from bench.common import DATA, npm_pack, pip_download
@@ -279,8 +280,23 @@ def render(series: list[Series], glider: dict[str, Result], dg: dict[str, Result
         "",
         "deltaglider 6.2.0 stores gzip series small but its own `cp` cannot give most of them back "
         "(its xdelta3 recompresses on download: the byte-exact column).",
+        "",
+        npm_note(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def npm_note() -> str:
+    """Which node made the node-zlib recipes, and why the lodash files are what they are."""
+    node = locate_node(None)
+    used = f"`{node.binary}` (zlib {node.zlib_version})" if node else "no node (family off)"
+    return (
+        f"npm tarballs: node-zlib recipes ran through {used}. typescript 5.4.x needs them (node's "
+        "zlib at level 9; stock zlib rebuilds none). lodash 4.17.21 is stock zlib level 6; 4.17.19 "
+        "and 4.17.20 are rebuilt by no stock setting and no node 20 setting (older node zlib builds "
+        "made them), so 4.17.19 is the reference kept verbatim and 4.17.20 goes direct "
+        "(no-exact-recipe)."
+    )
 
 
 def _pair_run(pair: tuple[Series, Series], env: dict[str, str], store: S3ObjectStore, tmp: Path,

@@ -16,6 +16,10 @@ if [ "$profile" = "test" ]; then
   command -v runc >/dev/null || need+=(runc)
   command -v debootstrap >/dev/null || need+=(debootstrap)
 fi
+if [ "$profile" = "test" ] && ! node -p 'process.versions.zlib' 2>/dev/null | grep -q -- -; then
+  # Not installable from Debian: its nodejs links the system zlib, which does not rebuild npm's bytes.
+  echo "warning: the node-zlib gzip tests need node and npm from nodejs.org or NodeSource (bundled zlib)" >&2
+fi
 [ "${#need[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing system packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2

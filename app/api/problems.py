@@ -69,6 +69,11 @@ PROBLEMS: dict[type[errors.GliderError], ProblemKind] = {
         500, "codec-error", "Delta codec failed",
         "the delta codec failed on this object; the server log has the details",
     ),
+    errors.RecompressorUnavailable: ProblemKind(
+        503, "recompressor-unavailable", "Recompressor unavailable",
+        "this object is rebuilt with node's zlib, which this server cannot run (DG_GZIP_NODE); "
+        "nothing was served",
+    ),
     errors.StorageUnavailable: ProblemKind(
         503, "storage-unavailable", "Object store unavailable",
         "the object store is unreachable or failing; retry later",

@@ -15,6 +15,7 @@ EXIT_CODES: tuple[tuple[type[errors.GliderError], int], ...] = (
     (errors.Conflict, 4),
     (errors.IntegrityError, 5),
     (errors.StorageUnavailable, 6),
+    (errors.RecompressorUnavailable, 6),
     (errors.CoordinationUnavailable, 6),
     (errors.ComputationPending, 6),
     (errors.AccessDenied, 7),

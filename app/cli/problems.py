@@ -34,6 +34,7 @@ PROBLEM_ERRORS: dict[str, type[errors.GliderError]] = {
     "storage-access-denied": errors.AccessDenied,
     "codec-error": errors.CodecError,
     "storage-unavailable": errors.StorageUnavailable,
+    "recompressor-unavailable": errors.RecompressorUnavailable,
     "coordination-unavailable": errors.CoordinationUnavailable,
     "computation-pending": errors.ComputationPending,
     "internal-error": errors.GliderError,

@@ -32,6 +32,7 @@ from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import DEFAULT_MAX_EXPANDED, DEFAULT_MAX_RATIO, ExpandLimits
 from app.engine.listing import list_logical
 from app.engine.locate import head_or_none, raise_missing
+from app.engine.node_zlib import NodeZlib
 from app.engine.policy import wants_delta
 from app.engine.reader import Reader
 from app.engine.references import ReferenceProvider
@@ -65,6 +66,7 @@ class DeltaEngine:
         tool: str = TOOL_NAME,
         metrics: Metrics | None = None,
         gzip: GzipSettings | None = None,
+        gzip_node: NodeZlib | None = None,
     ) -> None:
         if not 0 < max_ratio <= 1:
             raise InvalidInput(f"max_ratio must be in (0, 1], got {max_ratio}")
@@ -74,7 +76,9 @@ class DeltaEngine:
         self._extensions = tuple(delta_extensions)
         policy = WritePolicy(max_ratio, self._extensions, work_dir, tool, gzip)
         # Reading gzip-aware deltas needs limits even when writing them is off.
-        read_gzip = gzip or GzipSettings(ExpandLimits(DEFAULT_MAX_EXPANDED, DEFAULT_MAX_RATIO), 10.0)
+        read_gzip = gzip or GzipSettings(
+            ExpandLimits(DEFAULT_MAX_EXPANDED, DEFAULT_MAX_RATIO), 10.0, gzip_node
+        )
         expanded = ExpandedReferences(references, read_gzip.limits, work_dir)
         self._writer = Writer(store, codec, references, policy, self._metrics, expanded=expanded)
         self._reader = Reader(

@@ -9,8 +9,9 @@ the file's SHA-256 as for any delta.
 
 Rescue: deltaglider 6.2.0 wrote `.tar.gz`/`.tgz` deltas with xdelta3's external recompression,
 which rarely gives the original bytes back. `xdelta3 -d -R` yields the exact decompressed file;
-a zlib recipe and a header rebuilt from the reference's (or npm's: no name, mtime 0) restore it
-when one matches `dg-file-sha256` — a result is only ever returned after that hash matched.
+a zlib recipe (stock or, with `DG_GZIP_NODE`, node's) and a header rebuilt from the reference's
+(or npm's: no name, mtime 0) restore it when one matches `dg-file-sha256` — a result is only
+ever returned after that hash matched.
 """
 
 from __future__ import annotations
@@ -26,22 +27,34 @@ from app.domain.files import scratch_file
 from app.domain.gzip_metadata import FORM_GZIP, GzipFormInfo, form_of, parse_gzip_form
 from app.domain.hashing import sha256_file
 from app.domain.keys import DeltaSpace
-from app.domain.metadata import DeltaInfo
+from app.domain.metadata import DeltaInfo, read_field
 from app.engine.codec import DeltaCodec
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_proof import PendingRecipe, StreamProof
 from app.engine.gzip_recipe import candidates, find_by_hash, find_recipe
-from app.engine.gzip_stream import Expanded, ExpandLimits, GzipHeader, Recipe, expand, read_header, recompress
+from app.engine.gzip_stream import (
+    FAMILY_NODE,
+    Expanded,
+    ExpandLimits,
+    GzipHeader,
+    Recipe,
+    expand,
+    read_header,
+    recompress,
+)
+from app.engine.node_zlib import NodeZlib
 from app.engine.vcdiff import source_was_decompressed
-from app.errors import CodecError, IntegrityError
+from app.errors import CodecError, IntegrityError, RecompressorUnavailable
 
 
 @dataclass(frozen=True, slots=True)
 class GzipSettings:
-    """`recipe_seconds` bounds each recipe search; `limits` bound decompression."""
+    """`recipe_seconds` bounds each recipe search; `limits` bound decompression; `node`, when
+    set, adds the node-zlib recipe family (`app.engine.node_zlib`)."""
 
     limits: ExpandLimits
     recipe_seconds: float
+    node: NodeZlib | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +90,9 @@ def prepare_upload(
 
             def search(skip: Recipe | None) -> Recipe | None:
                 assert expanded is not None  # narrowed above; mypy does not carry it into closures
-                return find_recipe(raw, path, expanded, settings.recipe_seconds, sha256, skip=skip)
+                return find_recipe(
+                    raw, path, expanded, settings.recipe_seconds, sha256, skip=skip, node=settings.node
+                )
 
             yield PreparedGzip(raw, expanded, PendingRecipe(proof, search))
         finally:
@@ -92,6 +107,13 @@ def form_info(prepared: PreparedGzip, recipe: Recipe, ref_raw_sha: str) -> GzipF
         raw_sha256=prepared.expanded.raw_sha256,
         raw_size=prepared.expanded.raw_size,
         ref_raw_sha256=ref_raw_sha,
+    )
+
+
+def _no_node(what: str, recipe: str) -> str:
+    return (
+        f"{what} is rebuilt with node's zlib (recipe {recipe}), which this Glider cannot run "
+        "(DG_GZIP_NODE); not served"
     )
 
 
@@ -112,18 +134,23 @@ def rebuild(
     part: Path,
     work_dir: Path | None,
     what: str,
+    node: NodeZlib | None = None,
 ) -> None:
-    """Rebuild a gzip-aware delta into `part` (the caller verifies the file's SHA-256)."""
+    """Rebuild a gzip-aware delta into `part` (the caller verifies the file's SHA-256).
+
+    A node-zlib recipe without `node` raises RecompressorUnavailable before any decoding."""
     recipe = Recipe.decode(form.recipe)
     if recipe is None:
         raise IntegrityError(f"{what}: unknown gzip recipe {form.recipe!r}; not served")
+    if recipe.family == FAMILY_NODE and node is None:
+        raise RecompressorUnavailable(_no_node(what, form.recipe))
     with expanded_refs.open(space, info.ref_sha256, form.ref_raw_sha256) as ref:
         if ref is None:
             raise IntegrityError(f"{what}: its reference is not a gzip stream; not served")
         with scratch_file(work_dir, ".raw") as raw:
             decoder.decode(ref[0], delta, raw)
             _check_content(raw, form.raw_sha256, form.raw_size, what)
-            recompress(raw, recipe, form.header, part)
+            recompress(raw, recipe, form.header, part, node)
 
 
 class GzipReads:
@@ -133,6 +160,15 @@ class GzipReads:
         self._expanded = expanded
         self._settings = settings
         self._work_dir = work_dir
+
+    def check_available(self, meta: Mapping[str, str], what: str) -> None:
+        """RecompressorUnavailable when the delta's recipe needs node and there is none (HEAD
+        answers what GET would, from metadata alone)."""
+        if form_of(meta) != FORM_GZIP:
+            return
+        recipe = Recipe.decode(read_field(meta, "gzip_recipe") or "")
+        if recipe is not None and recipe.family == FAMILY_NODE and self._settings.node is None:
+            raise RecompressorUnavailable(_no_node(what, recipe.encode()))
 
     @staticmethod
     def handles(meta: Mapping[str, str]) -> bool:
@@ -164,6 +200,7 @@ class GzipReads:
             part=part,
             work_dir=self._work_dir,
             what=what,
+            node=self._settings.node,
         )
 
     def rescue(self, codec: DeltaCodec, space: DeltaSpace, info: DeltaInfo, delta: Path, part: Path) -> bool:
@@ -227,8 +264,9 @@ def rescue(
                     return False
                 header = read_header(ref_gz)
                 own = _reference_recipe(ref_gz, ref_raw, header, settings, work_dir)
+            node = settings.node
             order = [own] if own is not None else []
-            order.extend(r for r in candidates(header.xfl if header else 0) if r != own)
+            order.extend(r for r in candidates(header.xfl if header else 0, node is not None) if r != own)
             found = find_by_hash(
                 raw,
                 lambda recipe: rescue_headers(header, recipe.level),
@@ -236,11 +274,12 @@ def rescue(
                 info.file_size,
                 recipes=order,
                 budget_seconds=settings.recipe_seconds,
+                node=node,
             )
             if found is None:
                 return False
             recipe, chosen = found
-            return recompress(raw, recipe, chosen, part) == info.file_sha256
+            return recompress(raw, recipe, chosen, part, node) == info.file_sha256
 
 
 def _reference_recipe(
@@ -251,4 +290,4 @@ def _reference_recipe(
         return None
     size = ref_gz.stat().st_size
     expanded = Expanded(header, ref_raw.stat().st_size, "", size - 8)
-    return find_recipe(ref_raw, ref_gz, expanded, settings.recipe_seconds, None)
+    return find_recipe(ref_raw, ref_gz, expanded, settings.recipe_seconds, None, node=settings.node)

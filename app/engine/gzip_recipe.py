@@ -8,20 +8,29 @@ Two searches, both bounded by a deadline:
 - `find_by_hash` only has a SHA-256 (deltaglider's deltas carry no gzip bytes): each candidate
   costs a full pass, hashed under several possible headers at once.
 
-Candidates come from `candidates(xfl)`, a pure ordering: the level the header's XFL byte implies
-first (2: level 9, 4: level 1, 0: level 6 then the others), zlib's defaults (window 15, memLevel 8,
-default strategy) before the rarer settings.
+Candidates come from `candidates(xfl, node)`, a pure ordering: the level the header's XFL byte
+implies first (2: level 9, 4: level 1, 0: level 6 then the others), zlib's defaults (window 15,
+memLevel 8, default strategy) before the rarer settings. Stock zlib's common settings come first
+(cheap, in process); then, when a node recompressor is available, node's zlib at window 15,
+memLevel 8 or 9, default strategy (what npm writes; each try starts a process, ~0.1 s); then stock
+zlib's rarer settings until the deadline.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from app.engine.gzip_stream import Expanded, Recipe, Totals, deflate_stream
+from app.engine.gzip_stream import FAMILY_NODE, Expanded, Recipe, Totals, deflate_stream
+from app.engine.node_zlib import NodeZlib
+from app.errors import RecompressorUnavailable
+
+log = logging.getLogger(__name__)
 
 _PROBE_CHUNK = 16 << 10
 
@@ -35,28 +44,35 @@ def implied_levels(xfl: int) -> tuple[int, ...]:
     return (6, 5, 4, 7, 8, 3, 2)
 
 
-def candidates(xfl: int) -> Iterator[Recipe]:
-    """Every recipe once, the likeliest first (see the module docstring)."""
+def candidates(xfl: int, node: bool = False) -> Iterator[Recipe]:
+    """Every recipe once, the likeliest first (see the module docstring); node-zlib ones only
+    when `node`."""
     first = implied_levels(xfl)
     levels = (*first, *(lv for lv in (6, 9, 1, 5, 4, 7, 8, 3, 2, 0) if lv not in first))
     seen: set[Recipe] = set()
+    stock, node_tier = "zlib", FAMILY_NODE
     tiers = (
-        ((15,), (8,), (0,)),
-        ((15,), (9,), (0,)),
-        ((15,), (8, 9), (1, 2, 3, 4)),
-        ((14, 13, 12, 11, 10, 9), (8, 9), (0,)),
-        ((15,), (7, 6, 5, 4, 3, 2, 1), (0,)),
-        ((15, 14, 13, 12, 11, 10, 9), tuple(range(1, 10)), (0, 1, 2, 3, 4)),
+        (stock, (15,), (8,), (0,)),
+        (stock, (15,), (9,), (0,)),
+        (node_tier, (15,), (8, 9), (0,)),
+        (stock, (15,), (8, 9), (1, 2, 3, 4)),
+        (stock, (14, 13, 12, 11, 10, 9), (8, 9), (0,)),
+        (stock, (15,), (7, 6, 5, 4, 3, 2, 1), (0,)),
+        (stock, (15, 14, 13, 12, 11, 10, 9), tuple(range(1, 10)), (0, 1, 2, 3, 4)),
     )
-    for wbits, mems, strategies in tiers:
+    for family, wbits, mems, strategies in tiers:
+        if family == node_tier and not node:
+            continue
         for level, wb, mem, strategy in itertools.product(levels, wbits, mems, strategies):
-            recipe = Recipe(level, wb, mem, strategy)
+            recipe = Recipe(level, wb, mem, strategy, family)
             if recipe not in seen:
                 seen.add(recipe)
                 yield recipe
 
 
-def _matches(raw: Path, original: Path, expanded: Expanded, recipe: Recipe, sha256: str | None) -> bool:
+def _matches(  # noqa: PLR0917 - called through functools.partial
+    raw: Path, original: Path, expanded: Expanded, recipe: Recipe, sha256: str | None, node: NodeZlib | None
+) -> bool:
     """True when header + deflate(raw, recipe) + trailer equals `original` exactly (and, when
     given, hashes to `sha256`: the proof that the bytes a download rebuilds are the upload's)."""
     digest = hashlib.sha256(expanded.header.raw)
@@ -65,7 +81,7 @@ def _matches(raw: Path, original: Path, expanded: Expanded, recipe: Recipe, sha2
         remaining = expanded.deflate_end - expanded.deflate_start
         # Small pieces at first: a wrong candidate is usually caught within its first block.
         totals = Totals()
-        stream = deflate_stream(raw, recipe, totals, chunk=_PROBE_CHUNK)
+        stream = deflate_stream(raw, recipe, totals, chunk=_PROBE_CHUNK, node=node)
         try:
             for piece in stream:
                 if len(piece) > remaining or fh.read(len(piece)) != piece:
@@ -81,6 +97,15 @@ def _matches(raw: Path, original: Path, expanded: Expanded, recipe: Recipe, sha2
     return sha256 is None or digest.hexdigest() == sha256
 
 
+def _try(check: Callable[[], bool]) -> bool:
+    """A candidate whose recompressor fails (node crashed or timed out) is just not a match."""
+    try:
+        return check()
+    except RecompressorUnavailable as err:
+        log.warning("gzip recipe search: %s", err)
+        return False
+
+
 def find_recipe(
     raw: Path,
     original: Path,
@@ -89,17 +114,20 @@ def find_recipe(
     sha256: str | None,
     *,
     skip: Recipe | None = None,
+    node: NodeZlib | None = None,
 ) -> Recipe | None:
     """The first candidate that rebuilds `original` from `raw` within the time budget, or None.
 
     `skip`: a candidate already tried (by `gzip_proof.StreamProof`).
 
     The winning candidate has been compared byte for byte, trailer included, and its output
-    hashed and compared with `sha256` when given.
+    hashed and compared with `sha256` when given. node-zlib candidates only with `node`.
     """
     deadline = time.monotonic() + budget_seconds
-    for recipe in candidates(expanded.header.xfl):
-        if recipe != skip and _matches(raw, original, expanded, recipe, sha256):
+    for recipe in candidates(expanded.header.xfl, node is not None):
+        if recipe != skip and _try(
+            functools.partial(_matches, raw, original, expanded, recipe, sha256, node)
+        ):
             return recipe
         if time.monotonic() > deadline:
             return None
@@ -114,6 +142,7 @@ def find_by_hash(
     *,
     recipes: Iterable[Recipe],
     budget_seconds: float,
+    node: NodeZlib | None = None,
 ) -> tuple[Recipe, bytes] | None:
     """The (recipe, header) whose gzip stream of `raw` has `size` bytes and hashes to `sha256`.
 
@@ -122,11 +151,13 @@ def find_by_hash(
     """
     deadline = time.monotonic() + budget_seconds
     for recipe in recipes:
+        if recipe.family == FAMILY_NODE and node is None:
+            continue
         unique = list(dict.fromkeys(headers_for(recipe)))
         limit = size - 8 - min(len(h) for h in unique)
         hashers = [hashlib.sha256(h) for h in unique]
         totals, produced = Totals(), 0
-        stream = deflate_stream(raw, recipe, totals)
+        stream = deflate_stream(raw, recipe, totals, node=node)
         try:
             for piece in stream:
                 produced += len(piece)
@@ -134,6 +165,9 @@ def find_by_hash(
                     break
                 for hasher in hashers:
                     hasher.update(piece)
+        except RecompressorUnavailable as err:
+            log.warning("gzip recipe %s failed: %s", recipe.encode(), err)
+            continue
         finally:
             stream.close()
         if produced <= limit:

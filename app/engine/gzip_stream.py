@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.domain.sizes import MiB
-from app.errors import DecompressionBomb
+from app.engine.node_zlib import NodeZlib
+from app.errors import DecompressionBomb, RecompressorUnavailable
 
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -152,33 +153,49 @@ def expand(
     return Expanded(header, produced, digest.hexdigest(), size - 8)
 
 
+FAMILY_ZLIB = "zlib"  # Python's zlib (stock zlib)
+FAMILY_NODE = "node-zlib"  # node's bundled zlib, through `app.engine.node_zlib`
+FAMILIES = (FAMILY_ZLIB, FAMILY_NODE)
+
+
 @dataclass(frozen=True, slots=True)
 class Recipe:
-    """zlib deflate parameters that, with a header, rebuild a gzip stream byte for byte."""
+    """Deflate parameters that, with a header, rebuild a gzip stream byte for byte; `family`
+    names the zlib that makes them (stock zlib, or node's fork: their outputs differ)."""
 
     level: int
     wbits: int = 15
     mem_level: int = 8
     strategy: int = 0
+    family: str = FAMILY_ZLIB
+
+    @property
+    def params(self) -> tuple[int, int, int, int]:
+        return (self.level, self.wbits, self.mem_level, self.strategy)
 
     def compressor(self) -> zlib._Compress:
         return zlib.compressobj(self.level, zlib.DEFLATED, -self.wbits, self.mem_level, self.strategy)
 
     def encode(self) -> str:
         return (
-            f"zlib;level={self.level};wbits={self.wbits};memlevel={self.mem_level};strategy={self.strategy}"
+            f"{self.family};level={self.level};wbits={self.wbits};memlevel={self.mem_level};"
+            f"strategy={self.strategy}"
         )
 
     @classmethod
     def decode(cls, text: str) -> Recipe | None:
         """Parse `encode()`'s form; None when malformed or out of zlib's ranges."""
         kind, _, rest = text.partition(";")
-        if kind != "zlib":
+        if kind not in FAMILIES:
             return None
         try:
             fields = dict(part.split("=", 1) for part in rest.split(";") if part)
             recipe = cls(
-                int(fields["level"]), int(fields["wbits"]), int(fields["memlevel"]), int(fields["strategy"])
+                int(fields["level"]),
+                int(fields["wbits"]),
+                int(fields["memlevel"]),
+                int(fields["strategy"]),
+                kind,
             )
         except (KeyError, ValueError):
             return None
@@ -198,28 +215,43 @@ class Totals:
         return struct.pack("<II", self.crc, self.size & 0xFFFFFFFF)
 
 
-def deflate_stream(
-    raw: Path, recipe: Recipe, totals: Totals, chunk: int = CHUNK
-) -> Generator[bytes, None, None]:
-    """Raw deflate output of `raw` under `recipe`, piece by piece (some pieces may be empty);
-    `totals` is complete once the generator is exhausted. Closing it early closes the file.
-    zlib's output does not depend on how its input is split (no flushes until the end)."""
-    compressor = recipe.compressor()
+def _read_counting(raw: Path, totals: Totals, chunk: int) -> Iterator[bytes]:
     with raw.open("rb") as fh:
         while data := fh.read(chunk):
             totals.crc = zlib.crc32(data, totals.crc)
             totals.size += len(data)
-            yield compressor.compress(data)
+            yield data
+
+
+def deflate_stream(
+    raw: Path, recipe: Recipe, totals: Totals, chunk: int = CHUNK, node: NodeZlib | None = None
+) -> Generator[bytes, None, None]:
+    """Raw deflate output of `raw` under `recipe`, piece by piece (some pieces may be empty);
+    `totals` is complete once the generator is exhausted. Closing it early closes the file.
+    zlib's output does not depend on how its input is split (no flushes until the end).
+
+    A node-zlib recipe needs `node` (RecompressorUnavailable without it)."""
+    if recipe.family == FAMILY_NODE:
+        if node is None:
+            raise RecompressorUnavailable(
+                f"gzip recipe {recipe.encode()!r} needs node's zlib, which is not available here "
+                "(DG_GZIP_NODE); not served"
+            )
+        yield from node.deflate(recipe.params, _read_counting(raw, totals, chunk))
+        return
+    compressor = recipe.compressor()
+    for data in _read_counting(raw, totals, chunk):
+        yield compressor.compress(data)
     yield compressor.flush()
 
 
-def recompress(raw: Path, recipe: Recipe, header: bytes, out: Path) -> str:
+def recompress(raw: Path, recipe: Recipe, header: bytes, out: Path, node: NodeZlib | None = None) -> str:
     """Write header + deflate(raw, recipe) + trailer to `out`; return its SHA-256 (hex)."""
     digest = hashlib.sha256(header)
     totals = Totals()
     with out.open("wb") as dst:
         dst.write(header)
-        for piece in deflate_stream(raw, recipe, totals):
+        for piece in deflate_stream(raw, recipe, totals, node=node):
             dst.write(piece)
             digest.update(piece)
         tail = totals.trailer()

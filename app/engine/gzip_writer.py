@@ -23,6 +23,8 @@ from app.domain.metadata import reference_metadata
 from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_form import PreparedGzip, form_info
+from app.engine.gzip_stream import FAMILY_NODE, Recipe
+from app.engine.node_zlib import NodeZlib
 from app.engine.policy import accept_delta
 from app.engine.references import ReferenceProvider
 from app.engine.results import PutResult, StoredAs
@@ -67,7 +69,12 @@ class DeltaHost(Protocol):
 
     def put_plain(self, up: Upload, space: DeltaSpace, ref: ObjectHead | None) -> PutResult: ...
 
-    def drop_fresh_reference(self, space: DeltaSpace) -> None: ...
+
+def _zlib_version(recipe: Recipe, node: NodeZlib | None) -> str:
+    """The zlib that made `recipe` (recorded as `dg-gzip-zlib`)."""
+    if recipe.family == FAMILY_NODE and node is not None:
+        return f"node {node.zlib_version}"
+    return zlib.ZLIB_RUNTIME_VERSION
 
 
 def content_codec(codec: DeltaCodec) -> DeltaCodec:
@@ -103,6 +110,7 @@ class GzipWriter:
         expanded: ExpandedReferences,
         tool: str,
         metrics: Metrics,
+        node: NodeZlib | None = None,
     ) -> None:
         self._host = host
         self._store = store
@@ -111,20 +119,21 @@ class GzipWriter:
         self._expanded = expanded
         self._tool = tool
         self._metrics = metrics
+        self._node = node
 
     def put(
         self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedGzip
     ) -> PutResult | None:
-        """Store `up` as a gzip reference or gzip-aware delta; None when no recipe is proven (the
-        caller then uses the byte-level forms).
+        """Store `up` as a gzip reference or gzip-aware delta; None when the caller should use the
+        byte-level forms (a later version no recipe rebuilds).
 
-        While the likeliest recipe is still being proven (`prepared.recipe.likely`), the
-        reference PUT or the xdelta3 encode runs alongside the proof; nothing is acknowledged,
-        and no delta or zero-diff object written, before `prepared.recipe.result()` returns.
+        A first version becomes reference.bin verbatim whether or not a recipe rebuilds it: its
+        content is still a delta source for later versions that have one. For a later version the
+        xdelta3 encode runs alongside the proof of the likeliest recipe
+        (`prepared.recipe.likely`); nothing is acknowledged, and no delta or zero-diff object
+        written, before `prepared.recipe.result()` returns.
         """
         pending = prepared.recipe
-        if not pending.likely and pending.result() is None:
-            return None
         if ref is None:
             meta = reference_metadata(self._tool, up.name, up.sha256)
             meta["dg-gzip-raw-sha256"] = prepared.expanded.raw_sha256
@@ -134,21 +143,18 @@ class GzipWriter:
                 log.info("lost the race to create %s/%s; using the winner's", up.bucket, space.reference_key)
                 ref = self._store.head(up.bucket, space.reference_key)
             else:
-                # reference.bin is the upload verbatim, valid whatever the proof says; the local
-                # copies are exact too. Only the proof decides whether this key may use it.
+                # reference.bin is the upload verbatim and its local copies are exact: no recipe
+                # is needed to serve it (the proof, still running, is stopped on return).
                 self._references.seed(space, up.sha256, up.path)
                 self._expanded.seed(space, up.sha256, prepared.expanded.raw_sha256, prepared.raw)
-                if pending.result() is None:
-                    self._host.drop_fresh_reference(space)
-                    return None
                 return self._host.put_identity(up, space, created_reference=True)
         ref_sha = self._host.reference_sha(up, ref)
-        if pending.result() is None:
-            return None
         if ref_sha == up.sha256:
             return self._host.put_identity(up, space, created_reference=False)
         if ref_sha is None:
             return self._host.put_plain(up, space, ref)
+        if not pending.likely and pending.result() is None:
+            return None  # known before any encode: no recipe rebuilds this file
         with self._expanded.open(space, ref_sha, reference_raw_sha256(ref.metadata)) as ref_raw:
             if ref_raw is None:  # the reference is not a gzip stream: byte-level forms only
                 return self._host.put_plain(up, space, ref)
@@ -179,7 +185,9 @@ class GzipWriter:
                 return None
             if not kept or not accept_delta(delta.stat().st_size, up.size, self._host.max_ratio):
                 return self._host.over_ratio(up)
-            form = gzip_form_metadata(form_info(prepared, recipe, ref_raw[1]), zlib.ZLIB_RUNTIME_VERSION)
+            form = gzip_form_metadata(
+                form_info(prepared, recipe, ref_raw[1]), _zlib_version(recipe, self._node)
+            )
             form["dg-delta-cmd"] = f"{self._codec.command_line(up.name)} (over the decompressed contents)"
             return self._host.store_delta(
                 up, space, ref_sha, delta, StoredAs.DELTA, zero_diff=False, form=form

@@ -108,6 +108,8 @@ class Reader:
         validate_key(key)
         found = locate(self._store, bucket, key)
         check_readable(bucket, found, f"s3://{bucket}/{key}")  # HEAD and GET agree (issue 16.8)
+        if found.kind is StoredKind.DELTA:
+            self._gzip.check_available(found.head.metadata, f"s3://{bucket}/{key}")
         return describe(bucket, key, found.head, found.kind)
 
     def get(self, bucket: str, key: str, dest: Path) -> ObjectMeta:

@@ -87,8 +87,9 @@ class Writer:
         self._policy = policy
         self._metrics = metrics
         self._gzip = GzipWriter(
-            self, store, codec, references, expanded=expanded, tool=policy.tool, metrics=metrics
-        )
+            self, store, codec, references, expanded=expanded, tool=policy.tool, metrics=metrics,
+            node=policy.gzip.node if policy.gzip else None,
+        )  # fmt: skip
 
     @property
     def max_ratio(self) -> float:
@@ -118,9 +119,9 @@ class Writer:
         if candidate:
             result = self._put_candidate(upload)
         else:
-            result = self._put_direct(upload, DirectReason.NOT_A_CANDIDATE)
+            result = self.put_direct(upload, DirectReason.NOT_A_CANDIDATE)
         # One stored form per key whatever concurrent writers do (see app/engine/settle.py).
-        return settle(self._store, result, lambda: self._put_direct(upload, DirectReason.CONCURRENT_WRITERS))
+        return settle(self._store, result, lambda: self.put_direct(upload, DirectReason.CONCURRENT_WRITERS))
 
     # -- the three ways to store a file --------------------------------------------------------
 
@@ -150,7 +151,7 @@ class Writer:
     def put_plain(self, up: Upload, space: DeltaSpace, ref: ObjectHead | None) -> PutResult:
         """deltaglider 6.2.0's forms: a reference, a byte-level delta, or direct."""
         if ref is None and self._unreadable_reference(up.path):
-            return self._put_direct(up, DirectReason.COMPRESSED_STREAM)
+            return self.put_direct(up, DirectReason.COMPRESSED_STREAM)
         if ref is None:
             meta = reference_metadata(self._policy.tool, up.name, up.sha256)
             try:
@@ -163,14 +164,14 @@ class Writer:
                 return self.put_identity(up, space, created_reference=True)
         ref_sha = self.reference_sha(up, ref)
         if ref_sha is None:
-            return self._put_direct(up, DirectReason.REFERENCE_UNUSABLE)
+            return self.put_direct(up, DirectReason.REFERENCE_UNUSABLE)
         if ref_sha == up.sha256:
             if self._unreadable_reference(up.path):
-                return self._put_direct(up, DirectReason.COMPRESSED_STREAM)
+                return self.put_direct(up, DirectReason.COMPRESSED_STREAM)
             return self.put_identity(up, space, created_reference=False)
         with self._references.open(space, ref_sha) as ref_path:
             if self._unreadable_reference(ref_path):
-                return self._put_direct(up, DirectReason.COMPRESSED_STREAM)
+                return self.put_direct(up, DirectReason.COMPRESSED_STREAM)
             return self._put_delta(up, space, ref_sha, ref_path)
 
     def reference_sha(self, up: Upload, ref: ObjectHead) -> str | None:
@@ -210,7 +211,7 @@ class Writer:
             if not created_reference and not accept_delta(
                 delta.stat().st_size, up.size, self._policy.max_ratio
             ):
-                return self._put_direct(up, DirectReason.TOO_SMALL)  # its delta is no smaller than itself
+                return self.put_direct(up, DirectReason.TOO_SMALL)  # its delta is no smaller than itself
             stored_as = StoredAs.REFERENCE if created_reference else StoredAs.DELTA
             result = self.store_delta(up, space, up.sha256, delta, stored_as, zero_diff=True)
         if not self.confirm_reference(space, up.sha256, up.path, up.name):
@@ -234,9 +235,9 @@ class Writer:
         log.info(
             "delta for %s/%s over max ratio %.2f; storing direct", up.bucket, up.key, self._policy.max_ratio
         )
-        return self._put_direct(up, DirectReason.RATIO_ABOVE_MAX)
+        return self.put_direct(up, DirectReason.RATIO_ABOVE_MAX)
 
-    def _put_direct(self, up: Upload, reason: DirectReason) -> PutResult:
+    def put_direct(self, up: Upload, reason: DirectReason) -> PutResult:
         meta = direct_metadata(self._policy.tool, up.name, up.sha256, up.size)
         self._store.put_file(up.bucket, up.key, up.path, meta)
         return PutResult(
@@ -293,4 +294,4 @@ class Writer:
 
     def replace_delta_with_direct(self, up: Upload) -> PutResult:
         log.warning("reference of %s/%s changed under the upload; storing direct", up.bucket, up.key)
-        return self._put_direct(up, DirectReason.REFERENCE_CHANGED)  # `settle` removes our older delta
+        return self.put_direct(up, DirectReason.REFERENCE_CHANGED)  # `settle` removes our older delta

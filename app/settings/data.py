@@ -110,6 +110,11 @@ class EngineSettings(Group):
     gzip_recipe_seconds: float = Field(
         3.0, gt=0, description="Longest search for a gzip recompression recipe per file (upload or rescue)"
     )
+    gzip_node: str | None = Field(
+        None,
+        description="node binary for npm tarballs made by node's zlib (node-zlib gzip recipes); unset: "
+        "`node` on PATH when its zlib is the Chromium fork (official builds), empty: off",
+    )
     gzip_max_expanded_mb: int = Field(
         16384, ge=1, description="Largest decompressed size of a gzip upload; larger is refused (413)"
     )

@@ -177,6 +177,11 @@ def test_each_fallback_keeps_todays_forms_and_reads_back_exact(
     assert all(r.form is Form.PLAIN for r in results)
     if case == "not-gzip":  # bytes, not name, decide: this one is an ordinary candidate
         assert [r.stored_as for r in results] == [StoredAs.REFERENCE, StoredAs.DELTA]
+    elif case == "flushed-mid-stream":  # a clean stream: still the reference, kept verbatim
+        assert [(r.stored_as, r.reason) for r in results] == [
+            (StoredAs.REFERENCE, None),
+            (StoredAs.DIRECT, DirectReason.NO_EXACT_RECIPE),
+        ]
     else:
         assert [(r.stored_as, r.reason) for r in results] == [
             (StoredAs.DIRECT, DirectReason.NO_EXACT_RECIPE)
@@ -185,27 +190,30 @@ def test_each_fallback_keeps_todays_forms_and_reads_back_exact(
         roundtrip(engine, bucket, f"fb/pkg-{n}.tar.gz", tmp_path, blob)
 
 
-def test_a_proof_failing_at_the_end_leaves_no_reference_nor_delta(
+def test_a_proof_failing_at_the_end_leaves_no_gzip_delta(
     s3_store: S3ObjectStore, bucket: str, tmp_path: Path
 ) -> None:
-    """The likeliest recipe matches all but the last block: the reference PUT or the encode that
-    ran alongside the proof is undone, and the file is stored direct, exact."""
+    """The likeliest recipe matches all but the last block. A first version still becomes the
+    reference (verbatim: no recipe is needed to serve it); for a later version the encode that ran
+    alongside the proof is thrown away and the file is stored direct, exact."""
     engine = gzip_engine(s3_store, tmp_path, GzipSettings(ExpandLimits(1 << 30, 250.0), 0.5))
-    tars = tar_versions(2, seed=5, files=120, size=20_000)
+    tars = tar_versions(3, seed=5, files=120, size=20_000)
     first = engine.put(
         bucket, "late/pkg-0.tar.gz", write(tmp_path, "up.tar.gz", late_divergent_gzip(tars[0]))
     )
-    assert (first.stored_as, first.reason) == (StoredAs.DIRECT, DirectReason.NO_EXACT_RECIPE)
-    assert sorted(o.key for o in s3_store.iter_objects(bucket)) == ["late/pkg-0.tar.gz"]
+    assert first.stored_as is StoredAs.REFERENCE
     good = engine.put(bucket, "late/pkg-1.tar.gz", write(tmp_path, "up.tar.gz", zlib_gzip(tars[1], level=6)))
-    assert good.stored_as is StoredAs.REFERENCE
+    assert good.stored_as is StoredAs.DELTA  # against the unreproducible reference's content
     later = engine.put(
-        bucket, "late/pkg-2.tar.gz", write(tmp_path, "up.tar.gz", late_divergent_gzip(tars[0]))
+        bucket, "late/pkg-2.tar.gz", write(tmp_path, "up.tar.gz", late_divergent_gzip(tars[2]))
     )
     assert (later.stored_as, later.reason) == (StoredAs.DIRECT, DirectReason.NO_EXACT_RECIPE)
-    assert not [o.key for o in s3_store.iter_objects(bucket) if o.key.startswith("late/pkg-2")][1:]
+    assert [o.key for o in s3_store.iter_objects(bucket) if o.key.startswith("late/pkg-2")] == [
+        "late/pkg-2.tar.gz"
+    ]
     roundtrip(engine, bucket, "late/pkg-0.tar.gz", tmp_path, late_divergent_gzip(tars[0]))
-    roundtrip(engine, bucket, "late/pkg-2.tar.gz", tmp_path, late_divergent_gzip(tars[0]))
+    roundtrip(engine, bucket, "late/pkg-1.tar.gz", tmp_path, zlib_gzip(tars[1], level=6))
+    roundtrip(engine, bucket, "late/pkg-2.tar.gz", tmp_path, late_divergent_gzip(tars[2]))
 
 
 def test_decompression_bombs_are_refused_by_size_and_by_ratio(
