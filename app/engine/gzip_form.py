@@ -24,10 +24,10 @@ from pathlib import Path
 
 from app.domain.files import scratch_file
 from app.domain.gzip_metadata import FORM_GZIP, GzipFormInfo, form_of, parse_gzip_form
-from app.domain.hashing import sha256_file
 from app.domain.keys import DeltaSpace
 from app.domain.metadata import DeltaInfo
 from app.engine.codec import DeltaCodec
+from app.engine.containers import rebuild_content
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_recipe import candidates, find_by_hash, find_recipe
 from app.engine.gzip_stream import Expanded, ExpandLimits, GzipHeader, Recipe, expand, read_header, recompress
@@ -79,12 +79,6 @@ def form_info(prepared: PreparedGzip, recipe: Recipe, ref_raw_sha: str) -> GzipF
     )
 
 
-def _check_content(raw: Path, sha256: str, size: int, what: str) -> None:
-    actual_size = raw.stat().st_size
-    if actual_size != size or sha256_file(raw) != sha256:
-        raise IntegrityError(f"{what}: the delta rebuilt content that is not the recorded one; not served")
-
-
 def rebuild(
     decoder: DeltaCodec,
     expanded_refs: ExpandedReferences,
@@ -101,13 +95,17 @@ def rebuild(
     recipe = Recipe.decode(form.recipe)
     if recipe is None:
         raise IntegrityError(f"{what}: unknown gzip recipe {form.recipe!r}; not served")
-    with expanded_refs.open(space, info.ref_sha256, form.ref_raw_sha256) as ref:
-        if ref is None:
-            raise IntegrityError(f"{what}: its reference is not a gzip stream; not served")
-        with scratch_file(work_dir, ".raw") as raw:
-            decoder.decode(ref[0], delta, raw)
-            _check_content(raw, form.raw_sha256, form.raw_size, what)
-            recompress(raw, recipe, form.header, part)
+    rebuild_content(
+        decoder,
+        expanded_refs,
+        space,
+        info,
+        (form.raw_sha256, form.raw_size, form.ref_raw_sha256),
+        recompress=lambda raw: recompress(raw, recipe, form.header, part),
+        delta=delta,
+        work_dir=work_dir,
+        what=what,
+    )
 
 
 class GzipReads:
@@ -207,9 +205,9 @@ def rescue(
         ref_raw = ref[0]
         with scratch_file(work_dir, ".raw") as raw:
             with expanded_refs.compressed(space, info.ref_sha256) as ref_gz:
-                if not codec.decode_expanded(ref_gz, delta, raw):
-                    return False
                 header = read_header(ref_gz)
+                if header is None or not codec.decode_expanded(ref_gz, delta, raw):
+                    return False  # only a gzip reference's deltas are rescued
                 own = _reference_recipe(ref_gz, ref_raw, header, settings, work_dir)
             order = [own] if own is not None else []
             order.extend(r for r in candidates(header.xfl if header else 0) if r != own)

@@ -1,4 +1,4 @@
-"""Uploads of gzip streams that have a proven recipe: reference or gzip-aware delta.
+"""Uploads of compressed streams (gzip, bzip2, xz) that have a proven recipe: reference or content delta.
 
 The writer (`app.engine.writer`) decides that an upload takes this path; the steps here reuse its
 ordering rules (conditional reference creation, delta written before the reference is
@@ -21,6 +21,7 @@ from app.domain.gzip_metadata import gzip_form_metadata, reference_raw_sha256
 from app.domain.keys import DeltaSpace
 from app.domain.metadata import reference_metadata
 from app.engine.codec import DeltaCodec, XDelta3Codec
+from app.engine.containers import PreparedContent
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_form import PreparedGzip, form_info
 from app.engine.gzip_stream import Recipe
@@ -114,9 +115,21 @@ class GzipWriter:
     def put(
         self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedGzip, recipe: Recipe
     ) -> PutResult:
+        def form_for(ref_raw_sha: str) -> dict[str, str]:
+            return gzip_form_metadata(form_info(prepared, recipe, ref_raw_sha), zlib.ZLIB_RUNTIME_VERSION)
+
+        return self.put_content(
+            up, space, ref, PreparedContent(prepared.raw, prepared.expanded.raw_sha256, form_for)
+        )
+
+    def put_content(
+        self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedContent
+    ) -> PutResult:
+        """Store a compressed upload whose recipe is proven (gzip, bzip2 or xz): the reference
+        verbatim, or the delta between decompressed contents with `prepared.form_for`'s fields."""
         if ref is None:
             meta = reference_metadata(self._tool, up.name, up.sha256)
-            meta["dg-gzip-raw-sha256"] = prepared.expanded.raw_sha256
+            meta["dg-gzip-raw-sha256"] = prepared.raw_sha256  # the content's, whatever the format
             try:
                 self._store.put_file(up.bucket, space.reference_key, up.path, meta, if_none_match=True)
             except AlreadyExists:
@@ -124,7 +137,7 @@ class GzipWriter:
                 ref = self._store.head(up.bucket, space.reference_key)
             else:
                 self._references.seed(space, up.sha256, up.path)
-                self._expanded.seed(space, up.sha256, prepared.expanded.raw_sha256, prepared.raw)
+                self._expanded.seed(space, up.sha256, prepared.raw_sha256, prepared.raw)
                 return self._host.put_identity(up, space, created_reference=True)
         ref_sha = self._host.reference_sha(up, ref)
         if ref_sha == up.sha256:
@@ -134,7 +147,7 @@ class GzipWriter:
         with self._expanded.open(space, ref_sha, reference_raw_sha256(ref.metadata)) as ref_raw:
             if ref_raw is None:  # the reference is not a gzip stream: byte-level forms only
                 return self._host.put_plain(up, space, ref)
-            result = self._put_delta(up, space, ref_sha, ref_raw, prepared=prepared, recipe=recipe)
+            result = self._put_delta(up, space, ref_sha, ref_raw, prepared=prepared)
         if result.stored_as is StoredAs.DIRECT:
             return result
         with self._references.open(space, ref_sha) as ref_path:
@@ -149,8 +162,7 @@ class GzipWriter:
         ref_sha: str,
         ref_raw: tuple[Path, str],
         *,
-        prepared: PreparedGzip,
-        recipe: Recipe,
+        prepared: PreparedContent,
     ) -> PutResult:
         limit = int(self._host.max_ratio * up.size)
         with scratch_file(self._host.work_dir, ".delta") as delta:
@@ -159,7 +171,7 @@ class GzipWriter:
             self._metrics.codec_seconds.labels(operation="encode").observe(time.perf_counter() - began)
             if not kept or not accept_delta(delta.stat().st_size, up.size, self._host.max_ratio):
                 return self._host.over_ratio(up)
-            form = gzip_form_metadata(form_info(prepared, recipe, ref_raw[1]), zlib.ZLIB_RUNTIME_VERSION)
+            form = prepared.form_for(ref_raw[1])
             form["dg-delta-cmd"] = f"{self._codec.command_line(up.name)} (over the decompressed contents)"
             return self._host.store_delta(
                 up, space, ref_sha, delta, StoredAs.DELTA, zero_diff=False, form=form
