@@ -27,7 +27,8 @@ def _prove(codec: ContainerCodec, blob: bytes, tmp_path: Path) -> str | None:
     original, raw = tmp_path / "in", tmp_path / "raw"
     original.write_bytes(blob)
     content = expand_stream(original, raw, codec, LIMITS, "t")
-    assert content is not None and content.raw_sha256 == hashlib.sha256(TAR).hexdigest()
+    assert content is not None
+    assert content.raw_sha256 == hashlib.sha256(TAR).hexdigest()
     return find_recipe(codec, raw, original, 30.0, hashlib.sha256(blob).hexdigest())
 
 
@@ -63,7 +64,8 @@ def test_multithreaded_xz_has_no_candidate_and_no_recipe(tmp_path: Path) -> None
 
 def test_candidates_follow_the_headers() -> None:
     assert bz2_candidates(b"BZh7" + b"\x00" * 10) == ["bzip2;level=7"]
-    assert bz2_candidates(b"BZh0....") == [] and bz2_candidates(b"PK\x03\x04") == []
+    assert bz2_candidates(b"BZh0....") == []
+    assert bz2_candidates(b"PK\x03\x04") == []
     head = xz_tool(b"x", 6)[:64]
     assert xz_candidates(head) == [
         f"xz;preset={p};extreme={e};check=4" for e in (0, 1) for p in (6, 5)
@@ -94,7 +96,8 @@ def test_unclean_streams_do_not_expand(fmt: str, case: str, tmp_path: Path) -> N
     path = tmp_path / "in"
     path.write_bytes(bad)
     codec = codec_for_head(bad[:64])
-    assert codec is not None and codec.form == fmt
+    assert codec is not None
+    assert codec.form == fmt
     assert expand_stream(path, tmp_path / "raw", codec, LIMITS, "t") is None
     assert expand_any(path, tmp_path / "raw", LIMITS, "t") is None
 
