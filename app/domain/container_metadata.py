@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.domain.metadata import read_field
+from app.domain.metadata import required_field
 from app.errors import IntegrityError
 
 FORMS = ("bzip2", "xz")
@@ -33,10 +33,7 @@ class ContainerFormInfo:
 
 
 def _required(meta: Mapping[str, str], field: str, key: str) -> str:
-    value = read_field(meta, field)
-    if value is None:
-        raise IntegrityError(f"content delta {key!r} lacks metadata field {field!r}")
-    return value
+    return required_field(meta, field, f"content delta {key!r}")
 
 
 def parse_container_form(key: str, meta: Mapping[str, str]) -> ContainerFormInfo:

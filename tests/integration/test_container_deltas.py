@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,12 +24,12 @@ from app.services.stats import StatsService
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
 from tests.support.containers import bzip2_tool, python_bz2, python_xz, xz_tool
-from tests.support.engine import deltaglider_env, make_engine, write
+from tests.support.engine import make_engine, write
+from tests.support.engine import run_deltaglider as run_deltaglider_cli
 from tests.support.gzips import tar_versions, zlib_gzip
 
 pytestmark = pytest.mark.integration
 
-DELTAGLIDER = Path(sys.executable).parent / "deltaglider"
 ON = GzipSettings(ExpandLimits(1 << 30, 250.0), 30.0)
 
 FAMILIES: dict[str, tuple[Form, str, Callable[[bytes], bytes]]] = {
@@ -48,14 +47,7 @@ def engine_with(store: S3ObjectStore, tmp_path: Path, gzip: GzipSettings | None 
 
 
 def run_deltaglider(seaweed: S3Endpoint, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(DELTAGLIDER), *map(str, args)],
-        env=deltaglider_env(seaweed.env()),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_deltaglider_cli(seaweed.env(), *args)
 
 
 def assert_reads_back(engine: DeltaEngine, bucket: str, keys: dict[str, bytes], tmp_path: Path) -> None:
