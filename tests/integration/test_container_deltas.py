@@ -19,7 +19,7 @@ from app.engine.engine import DeltaEngine
 from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
 from app.engine.results import DirectReason, Form, StoredAs
-from app.errors import DecompressionBomb
+from app.errors import DecompressionBomb, IntegrityError
 from app.services.stats import StatsService
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
@@ -178,3 +178,24 @@ def test_a_bzip2_upload_deltas_against_an_xz_reference(
     results = [engine.put(bucket, key, write(tmp_path, "up", blob)) for key, blob in blobs.items()]
     assert (results[1].stored_as, results[1].form) == (StoredAs.DELTA, Form.BZIP2)
     assert_reads_back(engine_with(s3_store, tmp_path / "fresh"), bucket, blobs, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "error"),
+    [
+        ("xz;preset=5;extreme=0;check=4", "not served"),
+        ("xz;preset=99;extreme=0;check=4", "unknown xz recipe"),
+    ],
+)
+def test_a_tampered_recipe_is_an_integrity_error_and_nothing_is_served(
+    recipe: str, error: str, s3_store: S3ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    engine = engine_with(s3_store, tmp_path)
+    for n, tar in enumerate(tar_versions(2, seed=53)):
+        engine.put(bucket, f"t/p-{n}.tar.xz", write(tmp_path, "up", xz_tool(tar)))
+    meta = dict(s3_store.head(bucket, "t/p-1.tar.xz.delta").metadata) | {"dg-container-recipe": recipe}
+    s3_store.put_bytes(bucket, "t/p-1.tar.xz.delta", s3_store.get_bytes(bucket, "t/p-1.tar.xz.delta"), meta)
+    dest = tmp_path / "never"
+    with pytest.raises(IntegrityError, match=error):
+        engine.get(bucket, "t/p-1.tar.xz", dest)
+    assert not dest.exists()
