@@ -11,6 +11,7 @@ reference, check the content's size and SHA-256, recompress; the reader checks t
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,10 +28,11 @@ from app.domain.hashing import sha256_file
 from app.domain.keys import DeltaSpace
 from app.domain.metadata import DeltaInfo, read_field
 from app.engine.codec import DeltaCodec
-from app.engine.container_kinds import codec_for_form
-from app.engine.container_stream import ContainerCodec, expand_stream, find_recipe, write_stream
+from app.engine.container_kinds import codec_for_form, codec_of
+from app.engine.container_stream import ContainerCodec, expand_stream, find_recipe, read_head, write_stream
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_stream import ExpandLimits
+from app.engine.vcdiff import source_was_decompressed
 from app.errors import CodecError, IntegrityError
 
 
@@ -108,9 +110,10 @@ def rebuild_content(
 class ContainerReads:
     """The reader's half for bzip2 and xz content deltas."""
 
-    def __init__(self, expanded: ExpandedReferences, work_dir: Path | None) -> None:
+    def __init__(self, expanded: ExpandedReferences, work_dir: Path | None, budget_seconds: float) -> None:
         self._expanded = expanded
         self._work_dir = work_dir
+        self._budget = budget_seconds
 
     @staticmethod
     def handles(meta: Mapping[str, str]) -> bool:
@@ -137,3 +140,28 @@ class ContainerReads:
             decoder, self._expanded, space, info, (form.raw_sha256, form.raw_size, form.ref_raw_sha256),
             recompress=recompress, delta=delta, work_dir=self._work_dir, what=what,
         )  # fmt: skip
+
+    def rescue(
+        self, decoder: DeltaCodec, space: DeltaSpace, info: DeltaInfo, delta: Path, part: Path
+    ) -> bool:
+        """Rebuild a deltaglider delta over a decompressed bzip2/xz reference exactly, when possible.
+
+        deltaglider 6.2.0 (xdelta3 without `-D`) diffed the decompressed files and recompresses
+        with the `bzip2`/`xz` tools on read. `decode_expanded` yields the exact content; the
+        recipes of the reference's own header rebuild the file when it was made the same way.
+        True only when the rebuilt bytes hash to `dg-file-sha256`.
+        """
+        with self._expanded.compressed(space, info.ref_sha256) as reference:
+            codec = codec_of(reference)
+            if codec is None or not source_was_decompressed(delta):
+                return False
+            with scratch_file(self._work_dir, ".raw") as raw:
+                if not decoder.decode_expanded(reference, delta, raw):
+                    return False
+                deadline = time.monotonic() + self._budget
+                for recipe in codec.candidates(read_head(reference)):
+                    if write_stream(codec.compress(raw, recipe), part) == info.file_sha256:
+                        return True
+                    if time.monotonic() > deadline:
+                        break
+        return False

@@ -102,7 +102,7 @@ class Reader:
         self._work_dir = work_dir
         self._metrics = metrics
         self._gzip = GzipReads(expanded, gzip, work_dir)
-        self._containers = ContainerReads(expanded, work_dir)
+        self._containers = ContainerReads(expanded, work_dir, gzip.recipe_seconds)
 
     def head(self, bucket: str, key: str) -> ObjectMeta:
         """What `get` would serve, or the error it would raise from the metadata alone."""
@@ -152,7 +152,10 @@ class Reader:
                     )
                 elif self._gzip.handles(head.metadata):
                     self._gzip.rebuild(decoder, space, info, head.metadata, delta=delta, part=part, what=what)
-                elif not self._gzip.rescue(decoder, space, info, delta, part):
+                elif not (
+                    self._gzip.rescue(decoder, space, info, delta, part)
+                    or self._containers.rescue(decoder, space, info, delta, part)
+                ):
                     with self._references.open(space, info.ref_sha256) as reference:
                         decoder.decode(reference, delta, part)
             except ObjectNotFound:

@@ -19,6 +19,7 @@ from app.engine.engine import DeltaEngine
 from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
 from app.engine.results import DirectReason, Form, StoredAs
+from app.engine.vcdiff import source_was_decompressed
 from app.errors import DecompressionBomb, IntegrityError
 from app.services.stats import StatsService
 from app.storage.s3 import S3ObjectStore
@@ -199,3 +200,28 @@ def test_a_tampered_recipe_is_an_integrity_error_and_nothing_is_served(
     with pytest.raises(IntegrityError, match=error):
         engine.get(bucket, "t/p-1.tar.xz", dest)
     assert not dest.exists()
+
+
+@pytest.mark.parametrize("suffix", [".tar.bz2", ".tar.xz"])
+def test_glider_reads_deltaglider_bzip2_and_xz_deltas_byte_exact(
+    suffix: str, seaweed: S3Endpoint, s3_store: S3ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    """deltaglider diffed these decompressed (xdelta3 without -D); it recompresses on read."""
+    make = (lambda d: bzip2_tool(d, 6)) if suffix == ".tar.bz2" else (lambda d: xz_tool(d, 6))
+    blobs = [make(tar) for tar in tar_versions(3, seed=55)]
+    for n, blob in enumerate(blobs):
+        folder = tmp_path / f"v{n}"
+        folder.mkdir()
+        done = run_deltaglider(
+            seaweed, "cp", write(folder, f"pkg-{n}{suffix}", blob), f"s3://{bucket}/dg/pkg-{n}{suffix}"
+        )
+        assert done.returncode == 0, done.stderr
+    keys = {o.key: o.size for o in s3_store.iter_objects(bucket)}
+    assert f"dg/pkg-1{suffix}.delta" in keys, keys
+    (tmp_path / "d").write_bytes(s3_store.get_bytes(bucket, f"dg/pkg-1{suffix}.delta"))
+    assert source_was_decompressed(tmp_path / "d")  # only the rescue rebuilds it exactly
+    own = run_deltaglider(seaweed, "cp", f"s3://{bucket}/dg/pkg-1{suffix}", tmp_path / "own")
+    # It recompresses with the tools' defaults: bzip2 -9 is not this -6 file (xz -6 happens to be).
+    assert (own.returncode == 0) is (suffix == ".tar.xz"), own.stderr
+    engine = engine_with(s3_store, tmp_path)
+    assert_reads_back(engine, bucket, {f"dg/pkg-{n}{suffix}": b for n, b in enumerate(blobs)}, tmp_path)
