@@ -4,8 +4,9 @@ Run: `.venv/bin/python -m bench.artifacts_bzxz` (`--runs N`, default 5). PyPI an
 `.tar.bz2`/`.tar.xz` of these packages, so the real requests and Django sdists and lodash npm
 tarballs (downloaded once by `bench.artifacts`' helpers into bench/data/artifacts/) are
 decompressed and their exact tars recompressed by the real tools: `bzip2 -9`, `xz -6 -T1`
-(liblzma's single-threaded encoder: a recipe exists) and `xz -6 -T0` (multi-threaded: no recipe,
-the fallback). Uploads, downloads and the table work as in `bench.artifacts` (one CLI process per
+(liblzma's single-threaded encoder: a recipe exists), `xz -6 -T0` (multi-threaded: no recipe,
+the fallback), and `bzip2 -6`, `xz -9 -T1` (not the tools' defaults, which deltaglider's
+recompression assumes). Uploads, downloads and the table work as in `bench.artifacts` (one CLI process per
 file, both tools, same SeaweedFS, same run). Writes bench/results/artifacts_bzxz.md.
 """
 
@@ -40,6 +41,9 @@ SERIES = (  # (series, source, suffix, compressor argv)
     ("requests-tar-xz-6-T1", "requests", ".tar.xz", ("xz", "-6", "-T1", "-c")),
     ("lodash-tar-xz-6-T1", "lodash", ".tar.xz", ("xz", "-6", "-T1", "-c")),
     ("requests-tar-xz-6-T0", "requests", ".tar.xz", ("xz", "-6", "-T0", "-c")),
+    # not the tools' default levels: deltaglider recompresses with the defaults on read
+    ("requests-tar-bz2-6", "requests", ".tar.bz2", ("bzip2", "-6", "-c")),
+    ("requests-tar-xz-9-T1", "requests", ".tar.xz", ("xz", "-9", "-T1", "-c")),
 )
 
 
@@ -77,10 +81,10 @@ def render(series: list[Series], glider: dict[str, Result], dg: dict[str, Result
         f"Command: `{COMMAND}` ({runs} runs). Machine: {os.cpu_count()} cores shared with other work "
         f"(load average {load} at the end), {platform.machine()}, Python {platform.python_version()}, "
         "SeaweedFS on loopback. The real requests/Django sdists and lodash npm tarballs, their exact "
-        "tars recompressed by `bzip2 -9`, `xz -6 -T1` and `xz -6 -T0` (PyPI and npm publish no "
-        "bzip2/xz forms of them). One `glider cp` / `deltaglider cp` process per file; Glider with "
-        "its defaults. Stored bytes are every object in the bucket, references included; times are "
-        "whole-series medians (min-max) over the runs.",
+        "tars recompressed by `bzip2 -9`/`-6`, `xz -6 -T1`, `xz -6 -T0` and `xz -9 -T1` (PyPI and "
+        "npm publish no bzip2/xz forms of them). One `glider cp` / `deltaglider cp` process per file; "
+        "Glider with its defaults. Stored bytes are every object in the bucket, references included; "
+        "times are whole-series medians (min-max) over the runs.",
         "",
         "| series | files | original MB | stored MB Glider / DG | stored % of original Glider / DG | "
         "later versions, Glider % of their size | upload s Glider / DG | download s Glider / DG | "
