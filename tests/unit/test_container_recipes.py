@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.cli.transfers import put_summary
 from app.engine.container_bz2 import Bzip2Codec
 from app.engine.container_bz2 import candidates as bz2_candidates
 from app.engine.container_kinds import codec_for_head, expand_any
@@ -15,6 +16,7 @@ from app.engine.container_stream import ContainerCodec, expand_stream, find_reci
 from app.engine.container_xz import XzCodec, decode
 from app.engine.container_xz import candidates as xz_candidates
 from app.engine.gzip_stream import ExpandLimits
+from app.engine.results import Form, PutResult, StoredAs
 from app.errors import DecompressionBomb
 from tests.support.containers import bzip2_tool, python_bz2, python_xz, xz_tool
 from tests.support.gzips import tar_versions
@@ -112,3 +114,9 @@ def test_bombs_are_refused_by_size_and_by_ratio(fmt: str, tmp_path: Path) -> Non
     with pytest.raises(DecompressionBomb, match="100 times"):
         expand_any(path, tmp_path / "raw", ExpandLimits(1 << 30, 100.0, ratio_floor=1 << 20), "bomb")
     assert (tmp_path / "raw").stat().st_size <= (4 << 20) + (1 << 20)  # stopped while expanding
+
+
+@pytest.mark.parametrize("form", [Form.GZIP, Form.BZIP2, Form.XZ])
+def test_the_cli_line_names_the_content_form(form: Form) -> None:
+    result = PutResult("b", "k.tar", StoredAs.DELTA, 1000, 50, "0" * 64, "k.tar.delta", form=form)
+    assert put_summary(result) == f"delta, {form.value}-aware, 1,000 bytes stored as 50, 5.0%"
