@@ -29,6 +29,12 @@ def codec_of(path: Path) -> ContainerCodec | None:
     return codec_for_head(read_head(path))
 
 
+def is_compressed(path: Path) -> bool:
+    """True when `path` starts like a gzip, bzip2 or xz stream."""
+    head = read_head(path)
+    return head.startswith(GZIP_MAGIC) or codec_for_head(head) is not None
+
+
 def expand_any(path: Path, out: Path, limits: ExpandLimits, what: str) -> Content | None:
     """Decompress a clean single-stream gzip, bzip2 or xz file; None for anything else."""
     head = read_head(path)

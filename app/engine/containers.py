@@ -1,20 +1,19 @@
-"""Content deltas of any compressed container: bzip2 and xz uploads, and the rebuild all forms share.
+"""Compressed uploads (gzip, bzip2, xz) ready for a content delta, and reading bzip2/xz deltas.
 
-Upload (`prepare_upload`): the file is expanded to a scratch file with the gzip limits, and a
-recipe of its codec is searched and proven (`container_stream.find_recipe`). The writer then
-stores it like a gzip stream (`GzipWriter.put_content`): a first version becomes `reference.bin`
-verbatim, a later one the VCDIFF between the decompressed reference and its content.
-Download (`rebuild_content`, also used by the gzip form): decode against the decompressed
-reference, check the content's size and SHA-256, recompress; the reader checks the file's SHA-256.
+Upload (`prepare_compressed`): the file is expanded to a scratch file within the limits and a
+recipe is searched and proven (gzip: `gzip_form.prepare_upload`; bzip2/xz: their codec's
+candidates through `container_stream.find_recipe`). The writer then stores it
+(`GzipWriter.put_content`): a first version becomes `reference.bin` verbatim, a later one the
+VCDIFF between the decompressed reference and its content. Download: `content_delta.rebuild_content`.
 """
 
 from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from app.domain.container_metadata import (
@@ -24,26 +23,20 @@ from app.domain.container_metadata import (
     parse_container_form,
 )
 from app.domain.files import scratch_file
-from app.domain.hashing import sha256_file
+from app.domain.gzip_metadata import gzip_form_metadata
 from app.domain.keys import DeltaSpace
 from app.domain.metadata import DeltaInfo, read_field
 from app.engine.codec import DeltaCodec
 from app.engine.container_kinds import codec_for_form, codec_of
 from app.engine.container_stream import ContainerCodec, expand_stream, find_recipe, read_head, write_stream
+from app.engine.content_delta import PreparedContent, rebuild_content
 from app.engine.expanded import ExpandedReferences
-from app.engine.gzip_stream import ExpandLimits
+from app.engine.gzip_form import GzipSettings, PreparedGzip, form_info
+from app.engine.gzip_form import prepare_upload as prepare_gzip
+from app.engine.gzip_stream import Recipe
+from app.engine.upload_file import Upload
 from app.engine.vcdiff import source_was_decompressed
 from app.errors import CodecError, IntegrityError
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedContent:
-    """An upload's decompressed content, and its delta-form metadata given the reference's
-    content SHA-256 (`form_for`)."""
-
-    raw: Path
-    raw_sha256: str
-    form_for: Callable[[str], dict[str, str]]
 
 
 def _library(codec: ContainerCodec) -> str:
@@ -52,23 +45,39 @@ def _library(codec: ContainerCodec) -> str:
 
 
 @contextmanager
-def prepare_upload(
-    codec: ContainerCodec,
-    path: Path,
-    sha256: str,
-    *,
-    limits: ExpandLimits,
-    budget_seconds: float,
-    work_dir: Path | None,
-    what: str,
+def prepare_compressed(
+    up: Upload, settings: GzipSettings, work_dir: Path | None
 ) -> Iterator[PreparedContent | None]:
-    """Expand `path` and prove a recipe; None when it is not one clean stream or none rebuilds it.
+    """Expand a gzip, bzip2 or xz upload and prove a recipe; None when it is not one clean stream
+    or no recipe rebuilds it. Raises DecompressionBomb past the limits. The scratch content is
+    deleted on exit."""
+    what = f"s3://{up.bucket}/{up.key}"
+    codec = codec_of(up.path)
+    if codec is not None:
+        with _prepare_container(codec, up, settings, work_dir, what) as content:
+            yield content
+        return
+    with prepare_gzip(up.path, up.sha256, settings, work_dir, what) as prepared:
+        recipe = None if prepared is None else prepared.recipe
+        yield None if prepared is None or recipe is None else _gzip_content(prepared, recipe)
 
-    Raises DecompressionBomb past the limits. The scratch content is deleted on exit.
-    """
+
+def _gzip_content(prepared: PreparedGzip, recipe: Recipe) -> PreparedContent:
+    def form_for(ref_raw_sha: str) -> dict[str, str]:
+        return gzip_form_metadata(form_info(prepared, recipe, ref_raw_sha), zlib.ZLIB_RUNTIME_VERSION)
+
+    return PreparedContent(prepared.raw, prepared.expanded.raw_sha256, form_for)
+
+
+@contextmanager
+def _prepare_container(
+    codec: ContainerCodec, up: Upload, settings: GzipSettings, work_dir: Path | None, what: str
+) -> Iterator[PreparedContent | None]:
     with scratch_file(work_dir, ".raw") as raw:
-        content = expand_stream(path, raw, codec, limits, what)
-        recipe = None if content is None else find_recipe(codec, raw, path, budget_seconds, sha256)
+        content = expand_stream(up.path, raw, codec, settings.limits, what)
+        recipe = (
+            None if content is None else find_recipe(codec, raw, up.path, settings.recipe_seconds, up.sha256)
+        )
         if content is None or recipe is None:
             yield None
             return
@@ -78,33 +87,6 @@ def prepare_upload(
             return container_form_metadata(info, _library(codec))
 
         yield PreparedContent(raw, content.raw_sha256, form_for)
-
-
-def rebuild_content(
-    decoder: DeltaCodec,
-    expanded_refs: ExpandedReferences,
-    space: DeltaSpace,
-    info: DeltaInfo,
-    content: tuple[str, int, str],
-    *,
-    recompress: Callable[[Path], object],
-    delta: Path,
-    work_dir: Path | None,
-    what: str,
-) -> None:
-    """Decode `delta` against the decompressed reference, check the result against `content`
-    (its SHA-256, size, and the reference content's SHA-256), then `recompress` it."""
-    raw_sha, raw_size, ref_raw_sha = content
-    with expanded_refs.open(space, info.ref_sha256, ref_raw_sha) as ref:
-        if ref is None:
-            raise IntegrityError(f"{what}: its reference is not a compressed stream; not served")
-        with scratch_file(work_dir, ".raw") as raw:
-            decoder.decode(ref[0], delta, raw)
-            if raw.stat().st_size != raw_size or sha256_file(raw) != raw_sha:
-                raise IntegrityError(
-                    f"{what}: the delta rebuilt content that is not the recorded one; not served"
-                )
-            recompress(raw)
 
 
 class ContainerReads:

@@ -27,7 +27,7 @@ from app.domain.gzip_metadata import FORM_GZIP, GzipFormInfo, form_of, parse_gzi
 from app.domain.keys import DeltaSpace
 from app.domain.metadata import DeltaInfo
 from app.engine.codec import DeltaCodec
-from app.engine.containers import rebuild_content
+from app.engine.content_delta import rebuild_content
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_recipe import candidates, find_by_hash, find_recipe
 from app.engine.gzip_stream import Expanded, ExpandLimits, GzipHeader, Recipe, expand, read_header, recompress

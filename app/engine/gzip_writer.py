@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from app.domain.files import scratch_file
-from app.domain.gzip_metadata import gzip_form_metadata, reference_raw_sha256
+from app.domain.gzip_metadata import reference_raw_sha256
 from app.domain.keys import DeltaSpace
 from app.domain.metadata import reference_metadata
 from app.engine.codec import DeltaCodec, XDelta3Codec
-from app.engine.containers import PreparedContent
+from app.engine.content_delta import PreparedContent
 from app.engine.expanded import ExpandedReferences
-from app.engine.gzip_form import PreparedGzip, form_info
-from app.engine.gzip_stream import Recipe
 from app.engine.policy import accept_delta
 from app.engine.references import ReferenceProvider
 from app.engine.results import PutResult, StoredAs
@@ -111,16 +108,6 @@ class GzipWriter:
         self._expanded = expanded
         self._tool = tool
         self._metrics = metrics
-
-    def put(
-        self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedGzip, recipe: Recipe
-    ) -> PutResult:
-        def form_for(ref_raw_sha: str) -> dict[str, str]:
-            return gzip_form_metadata(form_info(prepared, recipe, ref_raw_sha), zlib.ZLIB_RUNTIME_VERSION)
-
-        return self.put_content(
-            up, space, ref, PreparedContent(prepared.raw, prepared.expanded.raw_sha256, form_for)
-        )
 
     def put_content(
         self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedContent

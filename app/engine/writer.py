@@ -4,8 +4,8 @@ Candidates (archive suffixes) become the deltaspace's reference or a delta again
 and files whose delta would exceed the max ratio, are stored direct. A gzip/bzip2/xz/compress
 stream is never made a reference (nor deltaed against one DeltaGlider made): DeltaGlider 6.2.0
 would decompress it before applying our byte-exact `-D` delta (see `policy.expanded_by_xdelta3`),
-unless gzip-aware deltas are on and a recompression recipe is proven (`app.engine.gzip_writer`;
-bzip2 and xz: `app.engine.containers`).
+unless gzip-aware deltas are on and a recompression recipe is proven (`app.engine.containers`,
+`app.engine.gzip_writer`).
 Every direct store says why (`DirectReason`).
 
 Order of writes, chosen so that an interrupted upload never leaves an object that reads back
@@ -40,12 +40,11 @@ from app.domain.keys import (
 )
 from app.domain.metadata import CODEC_XDELTA3, delta_metadata, direct_metadata, read_field, reference_metadata
 from app.engine.codec import DeltaCodec
-from app.engine.container_kinds import codec_of
-from app.engine.containers import prepare_upload as prepare_container
+from app.engine.container_kinds import is_compressed
+from app.engine.containers import prepare_compressed
 from app.engine.deltaspaces import drop_reference_if_unused
 from app.engine.expanded import ExpandedReferences
-from app.engine.gzip_form import GzipSettings, prepare_upload
-from app.engine.gzip_stream import is_gzip
+from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_writer import GzipWriter
 from app.engine.locate import head_or_none
 from app.engine.policy import accept_delta, expanded_by_xdelta3, wants_delta
@@ -138,29 +137,11 @@ class Writer:
         space = deltaspace_of(up.bucket, up.key)
         ref = head_or_none(self._store, up.bucket, space.reference_key)
         gzip = self._policy.gzip
-        what = f"s3://{up.bucket}/{up.key}"
-        if gzip is not None and is_gzip(up.path):
-            with prepare_upload(up.path, up.sha256, gzip, self._policy.work_dir, what) as prepared:
-                if prepared is not None and prepared.recipe is not None:
-                    return self._gzip.put(up, space, ref, prepared, prepared.recipe)
-            return self._no_recipe(up, space, ref)
-        container = codec_of(up.path) if gzip is not None else None
-        if gzip is not None and container is not None:  # bzip2, xz: the same switch and limits
-            with prepare_container(
-                container,
-                up.path,
-                up.sha256,
-                limits=gzip.limits,
-                budget_seconds=gzip.recipe_seconds,
-                work_dir=self._policy.work_dir,
-                what=what,
-            ) as content:
-                if content is not None:
-                    return self._gzip.put_content(up, space, ref, content)
-            return self._no_recipe(up, space, ref)
-        return self.put_plain(up, space, ref)
-
-    def _no_recipe(self, up: Upload, space: DeltaSpace, ref: ObjectHead | None) -> PutResult:
+        if gzip is None or not is_compressed(up.path):
+            return self.put_plain(up, space, ref)
+        with prepare_compressed(up, gzip, self._policy.work_dir) as content:
+            if content is not None:
+                return self._gzip.put_content(up, space, ref, content)
         result = self.put_plain(up, space, ref)
         if result.reason is DirectReason.COMPRESSED_STREAM:
             return replace(result, reason=DirectReason.NO_EXACT_RECIPE)
