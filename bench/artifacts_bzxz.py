@@ -20,11 +20,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from app.caches.keys import generate_key
-from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
-from bench.artifacts import HERE, Result, Series, _med, _npm, _pip, run_tool
-from bench.engine import tool_env
+from bench.artifacts import HERE, Result, Series, _npm, _pip, run_tool, series_table, tools_on
 from bench.fragment import RESULTS_DIR
 
 RESULTS = RESULTS_DIR / "artifacts_bzxz.md"
@@ -86,21 +83,8 @@ def render(series: list[Series], glider: dict[str, Result], dg: dict[str, Result
         "Glider with its defaults. Stored bytes are every object in the bucket, references included; "
         "times are whole-series medians (min-max) over the runs.",
         "",
-        "| series | files | original MB | stored MB Glider / DG | stored % of original Glider / DG | "
-        "later versions, Glider % of their size | upload s Glider / DG | download s Glider / DG | "
-        "byte-exact Glider / DG | Glider: each file's form (reason) and stored bytes |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
+        *series_table(series, glider, dg),
     ]
-    for s in series:
-        g, d = glider[s.name], dg[s.name]
-        later = ", ".join(f"{r:.1%}" for r in g.later_ratios) or "none"
-        lines.append(
-            f"| {s.name} | {len(s.files)} | {s.total / 1e6:.2f} | {g.stored / 1e6:.2f} / "
-            f"{d.stored / 1e6:.2f} | {g.stored / s.total:.1%} / {d.stored / s.total:.1%} | {later} | "
-            f"{_med(g.up)} / {_med(d.up)} | "
-            f"{_med(g.down)} / {_med(d.down)} | {g.exact}/{len(s.files)} / {d.exact}/{len(s.files)} | "
-            f"{'; '.join(g.files)} |"
-        )
     lines += ["", "### Findings", ""]
     for s in series:
         g, d = glider[s.name], dg[s.name]
@@ -122,13 +106,7 @@ def main() -> None:
     dg: dict[str, Result] = {s.name: Result() for s in series}
     with SeaweedServer() as server, tempfile.TemporaryDirectory(prefix="glider-bzxz-") as tmp_name:
         tmp = Path(tmp_name)
-        cache = {
-            "DG_CACHE_DIR": str(tmp / "cache"),
-            "DG_CACHE_ENCRYPTION_KEY": generate_key(),
-            "DG_WORK_DIR": str(tmp / "work"),
-        }
-        env = tool_env(server) | cache
-        store = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
+        env, store = tools_on(server, tmp)
         for run in range(args.runs):
             for index, s in enumerate(series):
                 run_tool("glider", s, f"g-{run}-{index}", env, store, tmp, glider[s.name], first=run == 0)
