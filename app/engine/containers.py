@@ -133,9 +133,11 @@ class ContainerReads:
         recipes of the reference's own header rebuild the file when it was made the same way.
         True only when the rebuilt bytes hash to `dg-file-sha256`.
         """
+        if not source_was_decompressed(delta):
+            return False
         with self._expanded.compressed(space, info.ref_sha256) as reference:
             codec = codec_of(reference)
-            if codec is None or not source_was_decompressed(delta):
+            if codec is None:
                 return False
             with scratch_file(self._work_dir, ".raw") as raw:
                 if not decoder.decode_expanded(reference, delta, raw):

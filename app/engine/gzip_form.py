@@ -199,15 +199,18 @@ def rescue(
     work_dir: Path | None,
 ) -> bool:
     """Rebuild a deltaglider gzip delta exactly into `part`; False when no recipe matches."""
+    with expanded_refs.compressed(space, info.ref_sha256) as ref_gz:
+        if read_header(ref_gz) is None:
+            return False  # a bzip2/xz reference: `containers.ContainerReads.rescue`
     with expanded_refs.open(space, info.ref_sha256, None) as ref:
         if ref is None:
             return False
         ref_raw = ref[0]
         with scratch_file(work_dir, ".raw") as raw:
             with expanded_refs.compressed(space, info.ref_sha256) as ref_gz:
+                if not codec.decode_expanded(ref_gz, delta, raw):
+                    return False
                 header = read_header(ref_gz)
-                if header is None or not codec.decode_expanded(ref_gz, delta, raw):
-                    return False  # only a gzip reference's deltas are rescued
                 own = _reference_recipe(ref_gz, ref_raw, header, settings, work_dir)
             order = [own] if own is not None else []
             order.extend(r for r in candidates(header.xfl if header else 0) if r != own)
