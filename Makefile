@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Interpreters `make test-pythons` runs the whole suite on (each found on PATH, its own venv).
 PYTHONS ?= python3.11 python3.12 python3.13
 
-.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload bench-report openapi system-deps clean docs install install-runtime test-pythons smoke
+.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload bench-artifacts-bzxz bench-report openapi system-deps clean docs install install-runtime test-pythons smoke
 
 install-runtime:
 	@./scripts/venv.sh $(PY) $(VENV) runtime
@@ -51,7 +51,7 @@ openapi: install
 	$(BIN)/python -m app.api.openapi_export > openapi/openapi.json
 
 # Every bench writes its fragment (bench/results/<name>.md); the report assembles bench/RESULTS.md.
-bench: bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload
+bench: bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload bench-artifacts-bzxz
 	$(MAKE) bench-report
 
 bench-report: install
@@ -107,3 +107,6 @@ image:
 compose-local: install
 	./scripts/system-deps.sh test
 	$(BIN)/pytest -p no:cacheprovider tests/integration/test_image_compose.py tests/integration/test_image.py
+
+bench-artifacts-bzxz: system-deps install
+	$(BIN)/python -m bench.artifacts_bzxz

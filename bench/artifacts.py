@@ -211,22 +211,24 @@ def run_tool(tool: str, series: Series, bucket: str, env: dict[str, str], store:
     result.down.append(down_total)
 
 
+def tools_on(server: SeaweedServer, tmp: Path) -> tuple[dict[str, str], S3ObjectStore]:
+    """Both CLIs' environment (Glider's cache and work dir under `tmp`) and a store to inspect."""
+    cache = {
+        "DG_CACHE_DIR": str(tmp / "cache"),
+        "DG_CACHE_ENCRYPTION_KEY": generate_key(),
+        "DG_WORK_DIR": str(tmp / "work"),
+    }
+    store = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
+    return tool_env(server) | cache, store
+
+
 def _med(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})" if values else "n/a"
 
 
-def render(series: list[Series], glider: dict[str, Result], dg: dict[str, Result], as_zip: dict[str, Result],
-           pair: tuple[Result, Result], runs: int) -> str:  # fmt: skip
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+def series_table(series: list[Series], glider: dict[str, Result], dg: dict[str, Result]) -> list[str]:
+    """The per-series table both artifact benches print."""
     lines = [
-        "## Real release artifacts (gzip-aware deltas, zip-family candidates)",
-        "",
-        f"Command: `{COMMAND}` ({runs} runs). Machine: {os.cpu_count()} cores shared with other work "
-        f"(load average {load} at the end), {platform.machine()}, Python {platform.python_version()}, "
-        "SeaweedFS on loopback. One `glider cp` / `deltaglider cp` process per file for both tools; "
-        "Glider with its defaults (gzip-aware deltas on). Stored bytes are every object in the "
-        "bucket, references included; times are whole-series medians (min-max) over the runs.",
-        "",
         "| series | files | original MB | stored MB Glider / DG | stored % of original Glider / DG | "
         "later versions, Glider % of their size | upload s Glider / DG | download s Glider / DG | "
         "byte-exact Glider / DG | Glider: each file's form (reason) and stored bytes |",
@@ -242,6 +244,23 @@ def render(series: list[Series], glider: dict[str, Result], dg: dict[str, Result
             f"{_med(g.down)} / {_med(d.down)} | {g.exact}/{len(s.files)} / {d.exact}/{len(s.files)} | "
             f"{'; '.join(g.files)} |"
         )
+    return lines
+
+
+def render(series: list[Series], glider: dict[str, Result], dg: dict[str, Result], as_zip: dict[str, Result],
+           pair: tuple[Result, Result], runs: int) -> str:  # fmt: skip
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [
+        "## Real release artifacts (gzip-aware deltas, zip-family candidates)",
+        "",
+        f"Command: `{COMMAND}` ({runs} runs). Machine: {os.cpu_count()} cores shared with other work "
+        f"(load average {load} at the end), {platform.machine()}, Python {platform.python_version()}, "
+        "SeaweedFS on loopback. One `glider cp` / `deltaglider cp` process per file for both tools; "
+        "Glider with its defaults (gzip-aware deltas on). Stored bytes are every object in the "
+        "bucket, references included; times are whole-series medians (min-max) over the runs.",
+        "",
+        *series_table(series, glider, dg),
+    ]
     lines += ["", "### Targets", ""]
     for s in series:
         g = glider[s.name]
@@ -409,13 +428,7 @@ def main() -> None:
     pair_results = (Result(), Result())
     with SeaweedServer() as server, tempfile.TemporaryDirectory(prefix="glider-artifacts-") as tmp_name:
         tmp = Path(tmp_name)
-        cache = {
-            "DG_CACHE_DIR": str(tmp / "cache"),
-            "DG_CACHE_ENCRYPTION_KEY": generate_key(),
-            "DG_WORK_DIR": str(tmp / "work"),
-        }
-        env = tool_env(server) | cache
-        store = S3ObjectStore(server.endpoint_url, "us-east-1", server.access_key, server.secret_key)
+        env, store = tools_on(server, tmp)
         for run in range(args.runs):
             first = run == 0
             for index, s in enumerate(series):

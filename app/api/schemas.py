@@ -40,12 +40,14 @@ class UploadResponse(_Wire):
     ) = Field(
         None,
         description="Why a `direct` file was stored whole (null otherwise): `not-a-candidate` (no delta "
-        "suffix), `too-small`, `ratio-above-max` (delta over DG_MAX_RATIO), `no-exact-recipe` (a gzip "
-        "stream no zlib recipe rebuilds exactly), `compressed-stream` (gzip/bzip2/xz bytes deltaglider "
-        "6.2.0 could not use as a reference), `reference-unusable`, `reference-changed`",
+        "suffix), `too-small`, `ratio-above-max` (delta over DG_MAX_RATIO), `no-exact-recipe` "
+        "(a gzip, bzip2 or xz stream no recipe rebuilds exactly), `compressed-stream` (gzip/bzip2/xz "
+        "bytes deltaglider 6.2.0 could not use as a reference), `reference-unusable`, `reference-changed`",
     )
-    form: Literal["plain", "gzip"] = Field(
-        "plain", description="`gzip`: the delta is between the decompressed gzip contents (Glider-only form)"
+    form: Literal["plain", "gzip", "bzip2", "xz"] = Field(
+        "plain",
+        description="`gzip`, `bzip2`, `xz`: the delta is between the decompressed contents of that "
+        "format (Glider-only forms)",
     )
 
 

@@ -91,7 +91,7 @@ def put_summary(result: PutResult) -> str:
     if result.stored_as is StoredAs.DIRECT:
         reason = result.reason.value if result.reason is not None else "unknown"
         return f"direct, {stored}, reason: {reason}"
-    form = ", gzip-aware" if result.form is Form.GZIP else ""
+    form = f", {result.form.value}-aware" if result.form is not Form.PLAIN else ""
     return f"delta{form}, {stored}"
 
 

@@ -24,7 +24,7 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.domain.metadata import read_field
+from app.domain.metadata import read_field, required_field
 from app.errors import IntegrityError
 
 FORM_GZIP = "gzip"
@@ -47,10 +47,7 @@ def form_of(meta: Mapping[str, str]) -> str | None:
 
 
 def _required(meta: Mapping[str, str], field: str, key: str) -> str:
-    value = read_field(meta, field)
-    if value is None:
-        raise IntegrityError(f"gzip-aware delta {key!r} lacks metadata field {field!r}")
-    return value
+    return required_field(meta, field, f"gzip-aware delta {key!r}")
 
 
 def parse_gzip_form(key: str, meta: Mapping[str, str]) -> GzipFormInfo:

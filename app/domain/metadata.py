@@ -122,11 +122,16 @@ def utc_timestamp(now: datetime | None = None) -> str:
     return moment.isoformat() + "Z"
 
 
-def _require(meta: Mapping[str, str], field: str, key: str) -> str:
+def required_field(meta: Mapping[str, str], field: str, what: str) -> str:
+    """`field`'s value; IntegrityError naming `what` (e.g. "object 'k'") when it is absent."""
     value = read_field(meta, field)
     if value is None:
-        raise IntegrityError(f"object {key!r} lacks required metadata field {field!r}")
+        raise IntegrityError(f"{what} lacks required metadata field {field!r}")
     return value
+
+
+def _require(meta: Mapping[str, str], field: str, key: str) -> str:
+    return required_field(meta, field, f"object {key!r}")
 
 
 def _int_field(meta: Mapping[str, str], field: str, key: str) -> int:

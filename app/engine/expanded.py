@@ -1,4 +1,4 @@
-"""Decompressed references: the content of a gzip reference.bin, kept only in the local cache.
+"""Decompressed references: the content of a gzip/bzip2/xz reference.bin, kept only in the local cache.
 
 The bucket holds the reference as its compressed bytes (a series costs the first `.tar.gz`, not
 a decompressed tar); gzip-aware deltas need its content. The content is cached under the
@@ -17,7 +17,8 @@ from pathlib import Path
 
 from app.domain.files import scratch_file
 from app.domain.keys import DeltaSpace
-from app.engine.gzip_stream import ExpandLimits, expand
+from app.engine.container_kinds import expand_any
+from app.engine.gzip_stream import ExpandLimits
 from app.engine.references import ReferenceProvider
 from app.errors import IntegrityError
 
@@ -54,7 +55,7 @@ class ExpandedReferences:
     @contextmanager
     def open(self, space: DeltaSpace, ref_sha: str, raw_sha: str | None) -> Iterator[tuple[Path, str] | None]:
         """Yield (content path, content SHA-256) of reference `ref_sha`, or None when that
-        reference is not a clean single-member gzip stream.
+        reference is not a clean single-stream gzip, bzip2 or xz file.
 
         `raw_sha`, when the caller knows it, must match (IntegrityError otherwise). Raises
         DecompressionBomb past the limits, and what ReferenceProvider.open raises.
@@ -85,7 +86,7 @@ class ExpandedReferences:
     ) -> tuple[Path, str] | None:
         raw = stack.enter_context(scratch_file(self._work_dir, ".raw"))
         with self._references.open(space, ref_sha) as compressed:
-            expanded = expand(compressed, raw, self._limits, f"reference {space.reference_key!r}")
+            expanded = expand_any(compressed, raw, self._limits, f"reference {space.reference_key!r}")
         if expanded is None:
             return None
         if raw_sha is not None and expanded.raw_sha256 != raw_sha:

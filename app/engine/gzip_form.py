@@ -25,10 +25,10 @@ from pathlib import Path
 
 from app.domain.files import scratch_file
 from app.domain.gzip_metadata import FORM_GZIP, GzipFormInfo, form_of, parse_gzip_form
-from app.domain.hashing import sha256_file
 from app.domain.keys import DeltaSpace
 from app.domain.metadata import DeltaInfo, read_field
 from app.engine.codec import DeltaCodec
+from app.engine.content_delta import rebuild_content
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_proof import PendingRecipe, StreamProof
 from app.engine.gzip_recipe import candidates, find_by_hash, find_recipe
@@ -117,12 +117,6 @@ def _no_node(what: str, recipe: str) -> str:
     )
 
 
-def _check_content(raw: Path, sha256: str, size: int, what: str) -> None:
-    actual_size = raw.stat().st_size
-    if actual_size != size or sha256_file(raw) != sha256:
-        raise IntegrityError(f"{what}: the delta rebuilt content that is not the recorded one; not served")
-
-
 def rebuild(
     decoder: DeltaCodec,
     expanded_refs: ExpandedReferences,
@@ -144,13 +138,17 @@ def rebuild(
         raise IntegrityError(f"{what}: unknown gzip recipe {form.recipe!r}; not served")
     if recipe.family == FAMILY_NODE and node is None:
         raise RecompressorUnavailable(_no_node(what, form.recipe))
-    with expanded_refs.open(space, info.ref_sha256, form.ref_raw_sha256) as ref:
-        if ref is None:
-            raise IntegrityError(f"{what}: its reference is not a gzip stream; not served")
-        with scratch_file(work_dir, ".raw") as raw:
-            decoder.decode(ref[0], delta, raw)
-            _check_content(raw, form.raw_sha256, form.raw_size, what)
-            recompress(raw, recipe, form.header, part, node)
+    rebuild_content(
+        decoder,
+        expanded_refs,
+        space,
+        info,
+        (form.raw_sha256, form.raw_size, form.ref_raw_sha256),
+        recompress=lambda raw: recompress(raw, recipe, form.header, part, node),
+        delta=delta,
+        work_dir=work_dir,
+        what=what,
+    )
 
 
 class GzipReads:
@@ -254,6 +252,9 @@ def rescue(
     work_dir: Path | None,
 ) -> bool:
     """Rebuild a deltaglider gzip delta exactly into `part`; False when no recipe matches."""
+    with expanded_refs.compressed(space, info.ref_sha256) as ref_gz:
+        if read_header(ref_gz) is None:
+            return False  # a bzip2/xz reference: `containers.ContainerReads.rescue`
     with expanded_refs.open(space, info.ref_sha256, None) as ref:
         if ref is None:
             return False

@@ -89,7 +89,7 @@ class ExpandLimits:
     def check(self, expanded: int, compressed: int, what: str) -> None:
         if expanded > self.max_bytes:
             raise DecompressionBomb(
-                f"{what} expands past the {self.max_bytes:,}-byte limit for gzip content; refused"
+                f"{what} expands past the {self.max_bytes:,}-byte limit for decompressed content; refused"
             )
         if expanded > self.ratio_floor and expanded > self.max_ratio * max(compressed, 1):
             raise DecompressionBomb(

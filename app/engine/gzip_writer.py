@@ -1,4 +1,4 @@
-"""Uploads of gzip streams that have a proven recipe: reference or gzip-aware delta.
+"""Uploads of compressed streams (gzip, bzip2, xz) that have a proven recipe: reference or content delta.
 
 The writer (`app.engine.writer`) decides that an upload takes this path; the steps here reuse its
 ordering rules (conditional reference creation, delta written before the reference is
@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from app.domain.files import scratch_file
-from app.domain.gzip_metadata import gzip_form_metadata, reference_raw_sha256
+from app.domain.gzip_metadata import reference_raw_sha256
 from app.domain.keys import DeltaSpace
 from app.domain.metadata import reference_metadata
 from app.engine.codec import DeltaCodec, XDelta3Codec
+from app.engine.content_delta import PreparedContent
 from app.engine.expanded import ExpandedReferences
-from app.engine.gzip_form import PreparedGzip, form_info
-from app.engine.gzip_stream import FAMILY_NODE, Recipe
-from app.engine.node_zlib import NodeZlib
 from app.engine.policy import accept_delta
 from app.engine.references import ReferenceProvider
 from app.engine.results import PutResult, StoredAs
@@ -70,13 +67,6 @@ class DeltaHost(Protocol):
     def put_plain(self, up: Upload, space: DeltaSpace, ref: ObjectHead | None) -> PutResult: ...
 
 
-def _zlib_version(recipe: Recipe, node: NodeZlib | None) -> str:
-    """The zlib that made `recipe` (recorded as `dg-gzip-zlib`)."""
-    if recipe.family == FAMILY_NODE and node is not None:
-        return f"node {node.zlib_version}"
-    return zlib.ZLIB_RUNTIME_VERSION
-
-
 def content_codec(codec: DeltaCodec) -> DeltaCodec:
     """The codec for deltas between decompressed contents: xdelta3 with LZMA secondary compression.
 
@@ -110,7 +100,6 @@ class GzipWriter:
         expanded: ExpandedReferences,
         tool: str,
         metrics: Metrics,
-        node: NodeZlib | None = None,
     ) -> None:
         self._host = host
         self._store = store
@@ -119,24 +108,23 @@ class GzipWriter:
         self._expanded = expanded
         self._tool = tool
         self._metrics = metrics
-        self._node = node
 
-    def put(
-        self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedGzip
+    def put_content(
+        self, up: Upload, space: DeltaSpace, ref: ObjectHead | None, prepared: PreparedContent
     ) -> PutResult | None:
-        """Store `up` as a gzip reference or gzip-aware delta; None when the caller should use the
-        byte-level forms (a later version no recipe rebuilds).
+        """Store a compressed upload (gzip, bzip2 or xz) as the reference verbatim or as the delta
+        between decompressed contents; None when the caller should use the byte-level forms (a
+        later version no recipe rebuilds).
 
         A first version becomes reference.bin verbatim whether or not a recipe rebuilds it: its
         content is still a delta source for later versions that have one. For a later version the
-        xdelta3 encode runs alongside the proof of the likeliest recipe
-        (`prepared.recipe.likely`); nothing is acknowledged, and no delta or zero-diff object
-        written, before `prepared.recipe.result()` returns.
+        xdelta3 encode runs alongside a proof still running (`prepared.recipe.likely`); nothing is
+        acknowledged, and no delta or zero-diff object written, before `prepared.recipe.result()`.
         """
         pending = prepared.recipe
         if ref is None:
             meta = reference_metadata(self._tool, up.name, up.sha256)
-            meta["dg-gzip-raw-sha256"] = prepared.expanded.raw_sha256
+            meta["dg-gzip-raw-sha256"] = prepared.raw_sha256  # the content's, whatever the format
             try:
                 self._store.put_file(up.bucket, space.reference_key, up.path, meta, if_none_match=True)
             except AlreadyExists:
@@ -146,7 +134,7 @@ class GzipWriter:
                 # reference.bin is the upload verbatim and its local copies are exact: no recipe
                 # is needed to serve it (the proof, still running, is stopped on return).
                 self._references.seed(space, up.sha256, up.path)
-                self._expanded.seed(space, up.sha256, prepared.expanded.raw_sha256, prepared.raw)
+                self._expanded.seed(space, up.sha256, prepared.raw_sha256, prepared.raw)
                 return self._host.put_identity(up, space, created_reference=True)
         ref_sha = self._host.reference_sha(up, ref)
         if ref_sha == up.sha256:
@@ -173,7 +161,7 @@ class GzipWriter:
         ref_sha: str,
         ref_raw: tuple[Path, str],
         *,
-        prepared: PreparedGzip,
+        prepared: PreparedContent,
     ) -> PutResult | None:
         limit = int(self._host.max_ratio * up.size)
         with scratch_file(self._host.work_dir, ".delta") as delta:
@@ -185,9 +173,7 @@ class GzipWriter:
                 return None
             if not kept or not accept_delta(delta.stat().st_size, up.size, self._host.max_ratio):
                 return self._host.over_ratio(up)
-            form = gzip_form_metadata(
-                form_info(prepared, recipe, ref_raw[1]), _zlib_version(recipe, self._node)
-            )
+            form = prepared.form_for(ref_raw[1])
             form["dg-delta-cmd"] = f"{self._codec.command_line(up.name)} (over the decompressed contents)"
             return self._host.store_delta(
                 up, space, ref_sha, delta, StoredAs.DELTA, zero_diff=False, form=form

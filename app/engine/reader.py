@@ -18,6 +18,7 @@ from app.domain.hashing import sha256_file
 from app.domain.keys import DELTA_SUFFIX, REFERENCE_NAME, DeltaSpace, validate_bucket, validate_key
 from app.domain.metadata import CODEC_XDELTA3, CODEC_ZSTD, DeltaInfo, StoredKind, original_size, read_field
 from app.engine.codec import DeltaCodec, XDelta3Codec
+from app.engine.containers import ContainerReads
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_form import GzipReads, GzipSettings
 from app.engine.locate import Located, locate
@@ -101,6 +102,7 @@ class Reader:
         self._work_dir = work_dir
         self._metrics = metrics
         self._gzip = GzipReads(expanded, gzip, work_dir)
+        self._containers = ContainerReads(expanded, work_dir, gzip.recipe_seconds)
 
     def head(self, bucket: str, key: str) -> ObjectMeta:
         """What `get` would serve, or the error it would raise from the metadata alone."""
@@ -146,9 +148,16 @@ class Reader:
             decoder = self._decoder(info.codec)
             began = time.perf_counter()
             try:
-                if self._gzip.handles(head.metadata):
+                if self._containers.handles(head.metadata):
+                    self._containers.rebuild(
+                        decoder, space, info, head.metadata, delta=delta, part=part, what=what
+                    )
+                elif self._gzip.handles(head.metadata):
                     self._gzip.rebuild(decoder, space, info, head.metadata, delta=delta, part=part, what=what)
-                elif not self._gzip.rescue(decoder, space, info, delta, part):
+                elif not (
+                    self._gzip.rescue(decoder, space, info, delta, part)
+                    or self._containers.rescue(decoder, space, info, delta, part)
+                ):
                     with self._references.open(space, info.ref_sha256) as reference:
                         decoder.decode(reference, delta, part)
             except ObjectNotFound:

@@ -27,7 +27,7 @@ class DirectReason(enum.StrEnum):
     NOT_A_CANDIDATE = "not-a-candidate"  # the name matches no delta suffix
     TOO_SMALL = "too-small"  # even the zero-diff delta is not smaller than the file
     RATIO_ABOVE_MAX = "ratio-above-max"  # the delta exceeds DG_MAX_RATIO of the file
-    NO_EXACT_RECIPE = "no-exact-recipe"  # a gzip stream no zlib recipe rebuilds exactly
+    NO_EXACT_RECIPE = "no-exact-recipe"  # a gzip/bzip2/xz stream no recipe rebuilds exactly
     COMPRESSED_STREAM = "compressed-stream"  # gzip/bzip2/xz bytes deltaglider 6.2.0 cannot reference
     REFERENCE_UNUSABLE = "reference-unusable"  # the deltaspace's reference.bin has no dg-file-sha256
     REFERENCE_CHANGED = "reference-changed"  # the reference was replaced during the upload
@@ -35,10 +35,13 @@ class DirectReason(enum.StrEnum):
 
 
 class Form(enum.StrEnum):
-    """How a delta's bytes relate to the file: VCDIFF of the file itself, or of its gzip content."""
+    """How a delta's bytes relate to the file: VCDIFF of the file itself, or of its decompressed
+    content (the value is the metadata's `dg-form`)."""
 
     PLAIN = "plain"
     GZIP = "gzip"
+    BZIP2 = "bzip2"
+    XZ = "xz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ class PutResult:
     `stored_size` counts the bytes written for this file (the delta, or the whole file when
     direct); for REFERENCE it is the zero-diff delta's size and `reference_size` holds the
     reference.bin bytes (0 when no reference was created). `reason` says why a DIRECT file was
-    stored whole; `form` is GZIP for a delta between decompressed gzip contents.
+    stored whole; `form` names the container of a delta between decompressed contents.
     """
 
     bucket: str

@@ -4,7 +4,8 @@ Candidates (archive suffixes) become the deltaspace's reference or a delta again
 and files whose delta would exceed the max ratio, are stored direct. A gzip/bzip2/xz/compress
 stream is never made a reference (nor deltaed against one DeltaGlider made): DeltaGlider 6.2.0
 would decompress it before applying our byte-exact `-D` delta (see `policy.expanded_by_xdelta3`),
-unless gzip-aware deltas are on and a recompression recipe is proven (`app.engine.gzip_writer`).
+unless gzip-aware deltas are on and a recompression recipe is proven (`app.engine.containers`,
+`app.engine.gzip_writer`).
 Every direct store says why (`DirectReason`).
 
 Order of writes, chosen so that an interrupted upload never leaves an object that reads back
@@ -39,10 +40,11 @@ from app.domain.keys import (
 )
 from app.domain.metadata import CODEC_XDELTA3, delta_metadata, direct_metadata, read_field, reference_metadata
 from app.engine.codec import DeltaCodec
+from app.engine.container_kinds import is_compressed
+from app.engine.containers import prepare_compressed
 from app.engine.deltaspaces import drop_reference_if_unused
 from app.engine.expanded import ExpandedReferences
-from app.engine.gzip_form import GzipSettings, prepare_upload
-from app.engine.gzip_stream import is_gzip
+from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_writer import GzipWriter
 from app.engine.locate import head_or_none
 from app.engine.policy import accept_delta, expanded_by_xdelta3, wants_delta
@@ -87,9 +89,8 @@ class Writer:
         self._policy = policy
         self._metrics = metrics
         self._gzip = GzipWriter(
-            self, store, codec, references, expanded=expanded, tool=policy.tool, metrics=metrics,
-            node=policy.gzip.node if policy.gzip else None,
-        )  # fmt: skip
+            self, store, codec, references, expanded=expanded, tool=policy.tool, metrics=metrics
+        )
 
     @property
     def max_ratio(self) -> float:
@@ -136,17 +137,16 @@ class Writer:
         space = deltaspace_of(up.bucket, up.key)
         ref = head_or_none(self._store, up.bucket, space.reference_key)
         gzip = self._policy.gzip
-        if gzip is not None and is_gzip(up.path):
-            what = f"s3://{up.bucket}/{up.key}"
-            with prepare_upload(up.path, up.sha256, gzip, self._policy.work_dir, what) as prepared:
-                done = None if prepared is None else self._gzip.put(up, space, ref, prepared)
-                if done is not None:
-                    return done
-            result = self.put_plain(up, space, ref)
-            if result.reason is DirectReason.COMPRESSED_STREAM:
-                return replace(result, reason=DirectReason.NO_EXACT_RECIPE)
-            return result
-        return self.put_plain(up, space, ref)
+        if gzip is None or not is_compressed(up.path):
+            return self.put_plain(up, space, ref)
+        with prepare_compressed(up, gzip, self._policy.work_dir) as content:
+            done = None if content is None else self._gzip.put_content(up, space, ref, content)
+            if done is not None:
+                return done
+        result = self.put_plain(up, space, ref)
+        if result.reason is DirectReason.COMPRESSED_STREAM:
+            return replace(result, reason=DirectReason.NO_EXACT_RECIPE)
+        return result
 
     def put_plain(self, up: Upload, space: DeltaSpace, ref: ObjectHead | None) -> PutResult:
         """deltaglider 6.2.0's forms: a reference, a byte-level delta, or direct."""
@@ -276,7 +276,7 @@ class Writer:
         reference_size = up.size if stored_as is StoredAs.REFERENCE else 0
         return PutResult(
             up.bucket, up.key, stored_as, up.size, delta_size, up.sha256, stored_key, reference_size,
-            form=Form.GZIP if form else Form.PLAIN,
+            form=Form(form["dg-form"]) if form else Form.PLAIN,
         )  # fmt: skip
 
     def confirm_reference(self, space: DeltaSpace, ref_sha: str, local_copy: Path, name: str) -> bool:

@@ -104,11 +104,13 @@ class EngineSettings(Group):
     )
     gzip_deltas: bool = Field(
         True,
-        description="Deltas inside .tar.gz/.tgz/.gz with an exact recompression recipe; false keeps "
-        "to forms deltaglider 6.2.0 reads byte-exact",
+        description="Deltas inside .tar.gz/.tgz/.gz, .tar.bz2 and .tar.xz with an exact recompression "
+        "recipe; false keeps to forms deltaglider 6.2.0 reads byte-exact",
     )
     gzip_recipe_seconds: float = Field(
-        3.0, gt=0, description="Longest search for a gzip recompression recipe per file (upload or rescue)"
+        3.0,
+        gt=0,
+        description="Longest search for a gzip/bzip2/xz recompression recipe per file (upload or rescue)",
     )
     gzip_node: str | None = Field(
         None,
@@ -116,12 +118,14 @@ class EngineSettings(Group):
         "`node` on PATH when its zlib is the Chromium fork (official builds), empty: off",
     )
     gzip_max_expanded_mb: int = Field(
-        16384, ge=1, description="Largest decompressed size of a gzip upload; larger is refused (413)"
+        16384,
+        ge=1,
+        description="Largest decompressed size of a gzip/bzip2/xz upload; larger is refused (413)",
     )
     gzip_max_ratio: float = Field(
         250.0,
         gt=1,
-        description="Largest decompressed/compressed ratio of a gzip upload expanding past 64 MiB; "
+        description="Largest decompressed/compressed ratio of a gzip/bzip2/xz upload expanding past 64 MiB; "
         "larger is refused as a decompression bomb (413)",
     )
     work_dir: Path | None = Field(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -27,24 +26,17 @@ from app.errors import DecompressionBomb
 from app.services.stats import StatsService
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
-from tests.support.engine import deltaglider_env, make_engine, write
+from tests.support.engine import make_engine, write
+from tests.support.engine import run_deltaglider as run_deltaglider_cli
 from tests.support.gzips import full_header, gnu_gzip, late_divergent_gzip, tar_versions, zlib_gzip
 
 pytestmark = pytest.mark.integration
 
-DELTAGLIDER = Path(sys.executable).parent / "deltaglider"
 GZIP_ON = GzipSettings(ExpandLimits(1 << 30, 250.0), 30.0)  # rare families sit deep in the search
 
 
 def run_deltaglider(seaweed: S3Endpoint, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(DELTAGLIDER), *map(str, args)],
-        env=deltaglider_env(seaweed.env()),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_deltaglider_cli(seaweed.env(), *args)
 
 
 def gzip_engine(store: S3ObjectStore, tmp_path: Path, gzip: GzipSettings | None = GZIP_ON) -> DeltaEngine:

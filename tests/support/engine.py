@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import io
 import random
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -84,6 +86,21 @@ def source_tree(rng: random.Random, files: int = 40, size: int = 6000) -> dict[s
         f"pkg/mod{i}.py": " ".join(rng.choice(words) for _ in range(size // 4)).encode()[:size]
         for i in range(files)
     }
+
+
+DELTAGLIDER = Path(sys.executable).parent / "deltaglider"
+
+
+def run_deltaglider(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the real `deltaglider` 6.2.0 CLI against the S3 described by `env`; never raises on failure."""
+    return subprocess.run(
+        [str(DELTAGLIDER), *map(str, args)],
+        env=deltaglider_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def deltaglider_env(base: dict[str, str]) -> dict[str, str]:
