@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Interpreters `make test-pythons` runs the whole suite on (each found on PATH, its own venv).
 PYTHONS ?= python3.11 python3.12 python3.13
 
-.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload bench-artifacts-bzxz bench-report openapi system-deps clean docs install install-runtime test-pythons smoke
+.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload bench-artifacts bench-artifacts-bzxz bench-s3client bench-report openapi system-deps clean docs install install-runtime test-pythons smoke
 
 install-runtime:
 	@./scripts/venv.sh $(PY) $(VENV) runtime
@@ -51,7 +51,7 @@ openapi: install
 	$(BIN)/python -m app.api.openapi_export > openapi/openapi.json
 
 # Every bench writes its fragment (bench/results/<name>.md); the report assembles bench/RESULTS.md.
-bench: bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload bench-artifacts-bzxz
+bench: bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload bench-artifacts bench-artifacts-bzxz bench-s3client
 	$(MAKE) bench-report
 
 bench-report: install
@@ -81,6 +81,13 @@ bench-replicas: install
 
 bench-gzip-upload: system-deps install
 	$(BIN)/python -m bench.gzip_upload
+
+# Real PyPI/npm release series (downloaded once into bench/data/artifacts by pip and npm).
+bench-artifacts: system-deps install
+	$(BIN)/python -m bench.artifacts
+
+bench-s3client: system-deps install
+	$(BIN)/python -m bench.s3client
 
 # The whole suite on every interpreter of PYTHONS found on this machine, each in its own venv.
 test-pythons:
