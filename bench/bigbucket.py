@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,23 @@ class Measured:
     seconds: float
     peak_mib: float
     report: dict[str, object] | None  # None: stopped at the time limit
+    cpu: float = 0.0  # the measured process's CPU seconds (user + system)
+    server_cpu: float = 0.0  # SeaweedFS's CPU seconds meanwhile
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def with_server(server: SeaweedServer, work: Callable[[], Measured]) -> Measured:
+    """`work`'s measurement plus the CPU time SeaweedFS spent meanwhile."""
+    before = cpu_seconds(server.pid)
+    found = work()
+    found.server_cpu = cpu_seconds(server.pid) - before
+    return found
 
 
 def measure(argv: list[str], env: dict[str, str], timeout: float) -> Measured:
@@ -72,7 +89,8 @@ def measure(argv: list[str], env: dict[str, str], timeout: float) -> Measured:
                 os.killpg(proc.pid, 9)
                 pid, status, usage = os.wait4(proc.pid, 0)
                 proc.returncode = -9
-                return Measured(time.perf_counter() - started, usage.ru_maxrss / 1024, None)
+                cpu = usage.ru_utime + usage.ru_stime
+                return Measured(time.perf_counter() - started, usage.ru_maxrss / 1024, None, cpu)
             time.sleep(0.02)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -80,7 +98,8 @@ def measure(argv: list[str], env: dict[str, str], timeout: float) -> Measured:
         err.seek(0)
         if proc.returncode != 0:
             raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {err.read().decode()[-2000:]}")
-        return Measured(seconds, usage.ru_maxrss / 1024, json.loads(out.read()))
+        cpu = usage.ru_utime + usage.ru_stime
+        return Measured(seconds, usage.ru_maxrss / 1024, json.loads(out.read()), cpu)
 
 
 @contextlib.contextmanager
@@ -115,6 +134,7 @@ def service_runs(server: SeaweedServer, store: S3ObjectStore, repeats: int) -> l
     ):
         for _ in range(repeats):
             clear_stats_documents(store)
+            cpu, weed = cpu_seconds(svc.pid), cpu_seconds(server.pid)
             with peak_rss(svc.pid) as peak:
                 began = time.perf_counter()
                 answer = httpx.get(
@@ -122,8 +142,9 @@ def service_runs(server: SeaweedServer, store: S3ObjectStore, repeats: int) -> l
                 )
                 seconds = time.perf_counter() - began
             answer.raise_for_status()
-            found.append(Measured(seconds, peak[0] / 2**20, answer.json()))
-            print(f"service: {seconds:.1f} s, {peak[0] / 2**20:.0f} MiB", flush=True)
+            cpu, weed = cpu_seconds(svc.pid) - cpu, cpu_seconds(server.pid) - weed
+            found.append(Measured(seconds, peak[0] / 2**20, answer.json(), cpu, weed))
+            print(f"service: {found[-1]}"[:300], flush=True)
     return found
 
 
@@ -167,13 +188,16 @@ def main() -> None:
         glider: list[Measured] = []
         for _ in range(args.repeats):
             clear_stats_documents(store)
-            glider.append(measure([str(BIN / "glider"), "stats", BUCKET, "--json"], env, 1800.0))
-            print(f"glider: {glider[-1].seconds:.1f} s, {glider[-1].peak_mib:.0f} MiB", flush=True)
+            argv = [str(BIN / "glider"), "stats", BUCKET, "--json"]
+            glider.append(with_server(server, lambda argv=argv: measure(argv, env, 1800.0)))
+            print(f"glider: {glider[-1]}"[:300], flush=True)
         service = service_runs(server, store, args.repeats)
         dg = []
         for _ in range(args.dg_repeats):
-            dg.append(measure([str(BIN / "deltaglider"), "stats", BUCKET, "--json"], env, args.dg_timeout))
-            print(f"deltaglider: {dg[-1].seconds:.1f} s, {dg[-1].peak_mib:.0f} MiB", flush=True)
+            clear_stats_documents(store)  # the bucket as the fill wrote it, as for Glider
+            argv = [str(BIN / "deltaglider"), "stats", BUCKET, "--json"]
+            dg.append(with_server(server, lambda argv=argv: measure(argv, env, args.dg_timeout)))
+            print(f"deltaglider: {dg[-1]}"[:300], flush=True)
         store.close()
     body = render(args, totals, {"cli": glider, "service": service}, dg)
     write_fragment("bigbucket", "## Big bucket (1,000,000 objects)", run, body)
@@ -182,11 +206,12 @@ def main() -> None:
 def _row(tool: str, command: str, runs: list[Measured], totals: Totals, timeout: float) -> str:
     done = [m for m in runs if m.report is not None]
     if not done:
-        return f"| {tool} | `{command}` | did not finish in {timeout:.0f} s | n/a | n/a |"
+        return f"| {tool} | `{command}` | did not finish in {timeout:.0f} s | n/a | n/a | n/a | n/a |"
     ok = "yes" if all(m.report is not None and figures_ok(m.report, totals) for m in done) else "NO"
     return (
         f"| {tool} | `{command}` | {spread([m.seconds for m in done], 1)} "
-        f"| {spread([m.peak_mib for m in done], 0)} | {ok} |"
+        f"| {spread([m.peak_mib for m in done], 0)} | {spread([m.cpu for m in done], 1)} "
+        f"| {spread([m.server_cpu for m in done], 1)} | {ok} |"
     )
 
 
@@ -222,9 +247,11 @@ its own `ru_maxrss`. Service: one `uvicorn` process (`DG_STATS_FRESH_SECONDS=0`)
 time, peak RSS of the process sampled every 20 ms. Glider: {args.repeats} runs each; DeltaGlider:
 {len(dg)} run(s), stopped after {args.dg_timeout:.0f} s (each takes minutes, hence one run unless
 `--dg-repeats` says more). "figures = written": counts and stored bytes equal what the fill wrote.
+CPU: seconds of CPU the tool's process and the SeaweedFS process used during the run (user +
+system): with 2 shared cores, the time is mostly the server's LIST work and the machine's load.
 
-| tool | command | time (s) | peak RSS (MiB) | figures = written |
-|---|---|---:|---:|---|
+| tool | command | time (s) | peak RSS (MiB) | its CPU (s) | SeaweedFS CPU (s) | figures = written |
+|---|---|---:|---:|---:|---:|---|
 {rows}
 
 DeltaGlider / Glider CLI time: **{ratio}**.
