@@ -256,6 +256,11 @@ system): with 2 shared cores, the time is mostly the server's LIST work and the 
 
 DeltaGlider / Glider CLI time: **{ratio}**.
 
+Where the time goes (Glider CLI, medians): {g_med:.1f} s of wall time, of which Glider's process
+used {median([m.cpu for m in cli]):.1f} s of CPU and SeaweedFS {median([m.server_cpu for m in cli]):.1f} s
+while answering its LISTs; the rest is waiting for a core on the shared machine (see the load
+average above).
+
 Targets: cold quick stats < {TARGET_SECONDS:.0f} s: **{verdict_t}** (median CLI {g_med:.1f} s,
 service {s_med:.1f} s); peak RSS < 1 GiB: **{verdict_m}** (max {g_mib:.0f} MiB over all runs).
 """
