@@ -134,22 +134,22 @@ def peak_rss(pid: int) -> Iterator[list[int]]:
 
 
 def service_runs(server: SeaweedServer, store: S3ObjectStore, repeats: int) -> list[Measured]:
-    """`GET /buckets/BUCKET/stats?refresh=true` (quick) on one service process, documents cleared
-    before each request; peak RSS sampled every 20 ms (the process lives across requests)."""
+    """`GET /buckets/BUCKET/stats?refresh=true` (quick), each on a fresh service process (no figures
+    in its memory either) after the documents are cleared; peak RSS sampled every 20 ms."""
     found: list[Measured] = []
-    with (
-        tempfile.TemporaryDirectory() as work,
-        run_service(server, Path(work), {"DG_STATS_FRESH_SECONDS": "0"}) as svc,
-    ):
-        for _ in range(repeats):
-            clear_stats_documents(store)
+    for _ in range(repeats):
+        clear_stats_documents(store)
+        with (
+            tempfile.TemporaryDirectory() as work,
+            run_service(server, Path(work), {"DG_STATS_FRESH_SECONDS": "0"}) as svc,
+        ):
             cpu, weed = cpu_seconds(svc.pid), cpu_seconds(server.pid)
             path = f"/buckets/{BUCKET}/stats"
             with peak_rss(svc.pid) as peak:
                 began = time.perf_counter()
                 answer = httpx.get(f"{svc.url}{path}?refresh=true", headers=AUTH, timeout=1800)
-                # 503 + Retry-After: the computation outlasted the wait budget and goes on; ask
-                # again (joining it, no new computation) until the figures come.
+                # 503 + Retry-After: the computation outlasted DG_STATS_WAIT_SECONDS and goes on;
+                # ask again (joining it) until its figures come.
                 while answer.status_code == 503 and time.perf_counter() - began < 1800:
                     time.sleep(1)
                     answer = httpx.get(f"{svc.url}{path}", headers=AUTH, timeout=1800)
@@ -160,7 +160,7 @@ def service_runs(server: SeaweedServer, store: S3ObjectStore, repeats: int) -> l
                 continue
             cpu, weed = cpu_seconds(svc.pid) - cpu, cpu_seconds(server.pid) - weed
             found.append(Measured(seconds, peak[0] / 2**20, answer.json(), cpu, weed))
-            print(f"service: {brief(found[-1])}", flush=True)
+            print(f"service: {brief(found[-1])} cache {answer.json().get('cache')}", flush=True)
     return found
 
 
@@ -279,8 +279,9 @@ all with the metadata Glider writes ({totals.delta_objects:,} deltas, {totals.di
 
 Cold quick stats: every `.deltaglider/` document deleted before each Glider run, so the listing
 is all it has. CLI and DeltaGlider: a whole command (a fresh process, start-up included), peak RSS
-its own `ru_maxrss`. Service: one `uvicorn` process (`DG_STATS_FRESH_SECONDS=0`), the request's
-time, peak RSS of the process sampled every 20 ms. Glider: {args.repeats} runs each; DeltaGlider:
+its own `ru_maxrss`. Service: a fresh `uvicorn` process per run (`DG_STATS_FRESH_SECONDS=0`), the
+time until the figures come (a 503 after `DG_STATS_WAIT_SECONDS` is followed by GETs joining the
+computation), peak RSS of the process sampled every 20 ms. Glider: {args.repeats} runs each; DeltaGlider:
 {len(dg)} run(s), stopped after {args.dg_timeout:.0f} s (each takes minutes, hence one run unless
 `--dg-repeats` says more). "figures = written": counts and stored bytes equal what the fill wrote.
 CPU: seconds of CPU the tool's process and the SeaweedFS process used during the run (user +
