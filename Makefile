@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Interpreters `make test-pythons` runs the whole suite on (each found on PATH, its own venv).
 PYTHONS ?= python3.11 python3.12 python3.13
 
-.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload bench-artifacts bench-artifacts-bzxz bench-s3client bench-report openapi system-deps clean docs install install-runtime test-pythons smoke
+.PHONY: run test check lint format typecheck imports pytest bench bench-engine bench-rss bench-codec bench-stats bench-cache bench-service bench-replicas bench-gzip-upload bench-artifacts bench-artifacts-bzxz bench-s3client bench-bigbucket bench-report openapi system-deps clean docs install install-runtime test-pythons smoke
 
 install-runtime:
 	@./scripts/venv.sh $(PY) $(VENV) runtime
@@ -74,6 +74,10 @@ bench-cache: system-deps install
 
 bench-service: system-deps install
 	$(BIN)/python -m bench.service
+
+# Not in `make bench`: its first run writes a 1,000,000-object bucket (kept in bench/data/bigbucket/).
+bench-bigbucket: system-deps install
+	$(BIN)/python -m bench.bigbucket
 
 bench-replicas: install
 	./scripts/system-deps.sh test

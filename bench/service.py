@@ -43,6 +43,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 class Service:
     url: str
     log: Path
+    pid: int = 0
 
 
 @contextlib.contextmanager
@@ -81,7 +82,7 @@ def run_service(weed: SeaweedServer, workdir: Path, extra: dict[str, str] | None
             if time.monotonic() > deadline:
                 raise RuntimeError("service did not start")
             time.sleep(0.1)
-        yield Service(url, log)
+        yield Service(url, log, proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
