@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from app.engine.results import PutResult, StoredAs
+from app.engine.results import DirectReason, PutResult, StoredAs
 from app.observability.metrics import Metrics
 from app.services.stats import StatsService
 from app.stats.model import StatsMode
@@ -44,7 +44,14 @@ def test_twenty_writers_of_one_key_leave_exactly_one_form(
 
         with ThreadPoolExecutor(WRITERS) as pool:
             results = list(pool.map(upload, range(WRITERS)))
-        assert {r.stored_as for r in results} == {StoredAs.DELTA, StoredAs.DIRECT}
+        # A close version is a delta unless racing deletes removed both forms and its writer
+        # stored it again direct (settle.py); unrelated bytes are always direct.
+        for i, r in enumerate(results):
+            if i % 2:
+                assert r.stored_as is StoredAs.DIRECT, (i, r)
+                assert r.reason in {DirectReason.RATIO_ABOVE_MAX, DirectReason.CONCURRENT_WRITERS}, (i, r)
+            else:
+                assert r.stored_as is StoredAs.DELTA or r.reason is DirectReason.CONCURRENT_WRITERS, (i, r)
         stored = {o.key for o in s3_store.iter_objects(bucket, key)}
         assert len(stored & {key, key + ".delta"}) == 1, stored
         got = engine.get(bucket, key, tmp_path / "got")
