@@ -20,8 +20,7 @@ from app.engine.codec import DeltaCodec, XDelta3Codec
 from app.engine.engine import DeltaEngine
 from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
-from app.engine.node_zlib import NodeZlib
-from app.engine.node_zlib import locate as locate_node
+from app.engine.node_zlib import NodeLocator, NodeSource, no_node
 from app.engine.references import ReferenceProvider
 from app.observability.metrics import Metrics
 from app.settings import CacheSettings, EngineSettings, S3Settings, Settings, default_cache_root
@@ -184,13 +183,13 @@ def build_engine(
     )
 
 
-def build_gzip_node(engine: EngineSettings) -> NodeZlib | None:
-    """The node recompressor DG_GZIP_NODE selects (reads need it even when writing gzip-aware
-    deltas is off)."""
-    return locate_node(engine.gzip_node, timeout=engine.codec_timeout_seconds)
+def build_gzip_node(engine: EngineSettings) -> NodeSource:
+    """The node recompressor DG_GZIP_NODE selects, probed on first use (reads need it even when
+    writing gzip-aware deltas is off)."""
+    return NodeLocator(engine.gzip_node, timeout=engine.codec_timeout_seconds)
 
 
-def build_gzip_settings(engine: EngineSettings, node: NodeZlib | None = None) -> GzipSettings | None:
+def build_gzip_settings(engine: EngineSettings, node: NodeSource = no_node) -> GzipSettings | None:
     """Gzip-aware delta settings, None when DG_GZIP_DELTAS is off."""
     if not engine.gzip_deltas:
         return None

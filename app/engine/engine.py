@@ -32,7 +32,7 @@ from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import DEFAULT_MAX_EXPANDED, DEFAULT_MAX_RATIO, ExpandLimits
 from app.engine.listing import list_logical
 from app.engine.locate import head_or_none, raise_missing
-from app.engine.node_zlib import NodeZlib
+from app.engine.node_zlib import NodeSource, no_node
 from app.engine.policy import wants_delta
 from app.engine.reader import Reader
 from app.engine.references import ReferenceProvider
@@ -66,7 +66,7 @@ class DeltaEngine:
         tool: str = TOOL_NAME,
         metrics: Metrics | None = None,
         gzip: GzipSettings | None = None,
-        gzip_node: NodeZlib | None = None,
+        gzip_node: NodeSource = no_node,
     ) -> None:
         if not 0 < max_ratio <= 1:
             raise InvalidInput(f"max_ratio must be in (0, 1], got {max_ratio}")

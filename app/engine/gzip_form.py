@@ -42,19 +42,24 @@ from app.engine.gzip_stream import (
     read_header,
     recompress,
 )
-from app.engine.node_zlib import NodeZlib
+from app.engine.node_zlib import NodeSource, NodeZlib, no_node
 from app.engine.vcdiff import source_was_decompressed
 from app.errors import CodecError, IntegrityError, RecompressorUnavailable
 
 
 @dataclass(frozen=True, slots=True)
 class GzipSettings:
-    """`recipe_seconds` bounds each recipe search; `limits` bound decompression; `node`, when
-    set, adds the node-zlib recipe family (`app.engine.node_zlib`)."""
+    """`recipe_seconds` bounds each recipe search; `limits` bound decompression; `node_source`
+    gives the node recompressor that adds the node-zlib recipe family (`app.engine.node_zlib`)."""
 
     limits: ExpandLimits
     recipe_seconds: float
-    node: NodeZlib | None = None
+    node_source: NodeSource = no_node
+
+    @property
+    def node(self) -> NodeZlib | None:
+        """The node recompressor, None without one (found on first use: `NodeLocator`)."""
+        return self.node_source()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import logging
 import shutil
 import subprocess
 import threading
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -142,3 +142,32 @@ def locate(setting: str | None, timeout: float = 600.0) -> NodeZlib | None:
         log.info("node on PATH uses stock zlib %s; node-zlib gzip recipes are off", version)
         return None
     return NodeZlib(binary, version, timeout)
+
+
+NodeSource = Callable[[], "NodeZlib | None"]  # the recompressor, found when first asked for
+
+
+def no_node() -> NodeZlib | None:
+    """A NodeSource without node: node-zlib recipes are neither tried nor served."""
+    return None
+
+
+class NodeLocator:
+    """`locate` run once, when a node-zlib recipe is first tried or served (thread-safe).
+
+    Probing starts node (~85 ms of wall time): a CLI command that uploads a zip or lists a bucket
+    never needs it, and start-up time is a feature."""
+
+    def __init__(self, setting: str | None, timeout: float = 600.0) -> None:
+        self._setting = setting
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._probed = False
+        self._node: NodeZlib | None = None
+
+    def __call__(self) -> NodeZlib | None:
+        with self._lock:
+            if not self._probed:
+                self._node = locate(self._setting, self._timeout)
+                self._probed = True
+            return self._node

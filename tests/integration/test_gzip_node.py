@@ -40,7 +40,7 @@ def node_zlib() -> NodeZlib:
 
 
 def engine_with(store: S3ObjectStore, work: Path, node: NodeZlib | None) -> DeltaEngine:
-    return make_engine(store, work, gzip=GzipSettings(LIMITS, 10.0, node))
+    return make_engine(store, work, gzip=GzipSettings(LIMITS, 10.0, lambda: node))
 
 
 def sha(data: bytes) -> str:

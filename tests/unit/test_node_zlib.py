@@ -9,7 +9,7 @@ import pytest
 
 from app.engine.gzip_recipe import candidates
 from app.engine.gzip_stream import FAMILY_NODE, Recipe, Totals, deflate_stream
-from app.engine.node_zlib import NodeZlib, is_fork, locate
+from app.engine.node_zlib import NodeLocator, NodeZlib, is_fork, locate
 from app.errors import RecompressorUnavailable
 
 
@@ -84,3 +84,19 @@ def test_a_node_with_stock_zlib_is_used_only_when_named(
     named = locate(str(stock))
     assert named is not None
     assert named.zlib_version == "1.2.13"
+
+
+def test_the_locator_runs_node_once_and_only_when_first_asked(tmp_path: Path) -> None:
+    """Building an engine must not start node (a `glider cp` of a zip never needs it)."""
+    runs = tmp_path / "runs"
+    counting = tmp_path / "node"
+    counting.write_text(f"#!/bin/sh\necho run >> {runs}\necho 1.3.1-e00f703\n")
+    counting.chmod(0o755)
+    locator = NodeLocator(str(counting))
+    assert not runs.exists()
+    first = locator()
+    assert first is not None
+    assert first.zlib_version == "1.3.1-e00f703"
+    assert locator() is first
+    assert runs.read_text().splitlines() == ["run"]
+    assert NodeLocator("/nonexistent/node")() is None
