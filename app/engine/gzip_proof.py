@@ -35,13 +35,15 @@ class StreamProof:
 
     `feed` each piece in order, then `finish`; `wait` says whether header + deflate(pieces) +
     trailer equals `original` byte for byte and hashes to `sha256` (when given). `failed` turns
-    true as soon as a byte differs; `abort` stops the thread early.
+    true as soon as a byte differs (or the proof is aborted or its file unreadable), and
+    `wait_failed` blocks until then; `abort` stops the thread early. Thread-safe.
     """
 
     def __init__(self, original: Path, header: GzipHeader, recipe: Recipe, sha256: str | None) -> None:
         self.recipe = recipe
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_DEPTH)
         self._stop = threading.Event()
+        self._failed = threading.Event()  # set once, by the proving thread, when it ends unproven
         self._proven = False
         self._thread = threading.Thread(
             target=self._run, args=(original, header, sha256), name="gzip-proof", daemon=True
@@ -50,7 +52,11 @@ class StreamProof:
 
     @property
     def failed(self) -> bool:
-        return self._stop.is_set() and not self._proven
+        return self._failed.is_set()
+
+    def wait_failed(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds for the proof to fail; true if it has."""
+        return self._failed.wait(timeout)
 
     def feed(self, piece: bytes) -> None:
         self._put(piece)
@@ -90,6 +96,8 @@ class StreamProof:
         except OSError as err:  # the upload's own file became unreadable: no proof, no recipe
             log.warning("gzip recipe proof of %s stopped: %s", original, err)
         finally:
+            if not self._proven:
+                self._failed.set()
             self._stop.set()
 
     def _prove(self, original: Path, header: GzipHeader, sha256: str | None) -> bool:

@@ -25,6 +25,12 @@ def _pieces(data: bytes) -> list[bytes]:
     return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
 
 
+def _feed_all(proof: StreamProof, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        proof.feed(piece)
+    proof.finish()
+
+
 def _proof(tmp_path: Path, blob: bytes, recipe: Recipe, sha: str | None = None) -> StreamProof:
     path = tmp_path / "up.tar.gz"
     path.write_bytes(blob)
@@ -36,11 +42,10 @@ def _proof(tmp_path: Path, blob: bytes, recipe: Recipe, sha: str | None = None) 
 def test_the_right_recipe_is_proven_from_streamed_pieces(tmp_path: Path) -> None:
     data = _data()
     proof = _proof(tmp_path, zlib_gzip(data, level=6), Recipe(6))
-    for piece in _pieces(data):
-        proof.feed(piece)
-    proof.finish()
+    _feed_all(proof, _pieces(data))
     assert proof.wait() is True
     assert proof.failed is False
+    assert proof.wait_failed(timeout=0) is False  # a proven proof never reports a failure
 
 
 @pytest.mark.parametrize("case", ["wrong-level", "wrong-sha", "missing-piece", "late-divergence"])
@@ -49,10 +54,7 @@ def test_anything_but_an_exact_match_is_not_proven(tmp_path: Path, case: str) ->
     blob = late_divergent_gzip(data) if case == "late-divergence" else zlib_gzip(data, level=6)
     recipe = Recipe(1) if case == "wrong-level" else Recipe(6)
     proof = _proof(tmp_path, blob, recipe, "0" * 64 if case == "wrong-sha" else None)
-    pieces = _pieces(data)[:-1] if case == "missing-piece" else _pieces(data)
-    for piece in pieces:
-        proof.feed(piece)
-    proof.finish()
+    _feed_all(proof, _pieces(data)[:-1] if case == "missing-piece" else _pieces(data))
     assert proof.wait() is False
     assert proof.failed is True
 
@@ -61,14 +63,10 @@ def test_a_failed_proof_stops_early_and_never_blocks_its_feeder(tmp_path: Path) 
     data = _data()
     proof = _proof(tmp_path, zlib_gzip(data, level=6), Recipe(1))
     proof.feed(_pieces(data)[0])
-    deadline = time.monotonic() + 10
-    while not proof.failed and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proof.failed  # decided on the first piece, before the rest arrived
+    assert proof.wait_failed(timeout=10)  # decided on the first piece, before the rest arrived
+    assert proof.failed
     began = time.monotonic()
-    for piece in _pieces(data) * 20:  # far more than the queue holds
-        proof.feed(piece)
-    proof.finish()
+    _feed_all(proof, _pieces(data) * 20)  # far more than the queue holds
     assert time.monotonic() - began < 5
 
 
@@ -84,9 +82,7 @@ def test_abort_ends_the_thread_mid_stream(tmp_path: Path) -> None:
 def test_pending_recipe_searches_the_others_once_when_the_streamed_one_fails(tmp_path: Path) -> None:
     data = _data()
     proof = _proof(tmp_path, zlib_gzip(data, level=6), Recipe(1))
-    for piece in _pieces(data):
-        proof.feed(piece)
-    proof.finish()
+    _feed_all(proof, _pieces(data))
     calls: list[Recipe | None] = []
     pending = PendingRecipe(proof, lambda skip: calls.append(skip) or Recipe(6))
     assert (pending.result(), pending.result()) == (Recipe(6), Recipe(6))
