@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.errors import GliderError, StorageUnavailable, Throttled
@@ -80,18 +81,20 @@ def parse_retry_after(value: str | None) -> float | None:
 class ThrottleGate:
     """Per bucket, the monotonic time before which the server asked not to be called. Shared by
     every thread of one store, so 32 HEAD workers pause together instead of each retrying on its
-    own. Thread-safe."""
+    own. `clock` gives monotonic seconds (injected by tests to step time instead of sleeping).
+    Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._until: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def hold(self, bucket: str, seconds: float) -> None:
         with self._lock:
-            until = time.monotonic() + seconds
+            until = self._clock() + seconds
             self._until[bucket] = max(until, self._until.get(bucket, 0.0))
 
     def remaining(self, bucket: str) -> float:
         """Seconds still to wait before calling `bucket` (0 when free)."""
         with self._lock:
-            return max(0.0, self._until.get(bucket, 0.0) - time.monotonic())
+            return max(0.0, self._until.get(bucket, 0.0) - self._clock())

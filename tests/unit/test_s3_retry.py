@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from hypothesis import given
@@ -82,10 +81,11 @@ def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
 
 
 def test_gate_is_shared_per_bucket_and_keeps_the_longest_hold() -> None:
-    gate = ThrottleGate()
+    now = [1000.0]
+    gate = ThrottleGate(clock=lambda: now[0])
     gate.hold("a", 5.0)
     gate.hold("a", 1.0)  # a shorter answer does not shorten the pause
-    assert 4.0 < gate.remaining("a") <= 5.0
+    assert gate.remaining("a") == 5.0
     assert gate.remaining("b") == 0.0
     gate.hold("c", 0.05)
     seen: list[float] = []
@@ -94,6 +94,9 @@ def test_gate_is_shared_per_bucket_and_keeps_the_longest_hold() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(0 < left <= 0.05 for left in seen)
-    time.sleep(0.06)
+    assert seen == [pytest.approx(0.05)] * 8  # no time passes: every thread sees the whole pause
+    now[0] += 0.03
+    assert gate.remaining("c") == pytest.approx(0.02)
+    assert gate.remaining("a") == pytest.approx(4.97)
+    now[0] += 0.03  # past the pause: free again, never negative
     assert gate.remaining("c") == 0.0
