@@ -82,11 +82,15 @@ def prepare_upload(
     DecompressionBomb past the limits. The scratch content is deleted, the proof stopped, on exit.
     """
     header = read_header(path)
-    first = next(candidates(header.xfl), None) if header is not None else None
-    proof = StreamProof(path, header, first, sha256) if header is not None and first is not None else None
+    if header is None:
+        yield None
+        return
+    first = next(candidates(header.xfl), None)
+    proof = StreamProof(path, header, first, sha256) if first is not None else None
     with scratch_file(work_dir, ".raw") as raw:
         try:
-            expanded = expand(path, raw, settings.limits, what, tap=proof.feed if proof else None)
+            tap = proof.feed if proof else None
+            expanded = expand(path, raw, settings.limits, what, tap=tap, header=header)
             if expanded is None:
                 yield None
                 return

@@ -113,15 +113,23 @@ class Expanded:
 
 
 def expand(
-    path: Path, out: Path, limits: ExpandLimits, what: str, tap: Callable[[bytes], None] | None = None
+    path: Path,
+    out: Path,
+    limits: ExpandLimits,
+    what: str,
+    tap: Callable[[bytes], None] | None = None,
+    *,
+    header: GzipHeader | None = None,
 ) -> Expanded | None:
     """Decompress `path` into `out`; None unless it is a clean single-member gzip stream.
 
     `tap`, when given, also receives every decompressed piece in order (a recipe proof).
+    `header`: `path`'s header when the caller has already parsed it (`read_header`), so it is
+    not read twice; the result carries it.
 
     Raises DecompressionBomb (while expanding, before the limit is passed by more than 1 MiB).
     """
-    header = read_header(path)
+    header = header or read_header(path)
     if header is None:
         return None
     size = path.stat().st_size

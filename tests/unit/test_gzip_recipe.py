@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.gzip_recipe import candidates, find_by_hash, find_recipe, implied_levels
-from app.engine.gzip_stream import ExpandLimits, Recipe, expand, parse_header, recompress
+from app.engine.gzip_stream import ExpandLimits, Recipe, expand, parse_header, read_header, recompress
 from app.errors import DecompressionBomb
 from tests.support.gzips import full_header, tar_versions, zlib_gzip
 
@@ -72,6 +72,17 @@ def test_pythons_tarfile_streams_are_found_at_the_first_try_and_rebuilt(tmp_path
     assert recipe == Recipe(level)
     assert recompress(tmp_path / "raw", recipe, expanded.header.raw, tmp_path / "again") == sha
     assert find_recipe(tmp_path / "raw", original, expanded, 5.0, "0" * 64) is None  # hash proof counts
+
+
+def test_expand_takes_a_header_already_read(tmp_path: Path) -> None:
+    original = _write(tmp_path, "a.gz", zlib_gzip(b"data " * 1000))
+    header = read_header(original)
+    assert header is not None
+    given = expand(original, tmp_path / "given", ExpandLimits(1 << 30, 1000), "a", header=header)
+    assert given is not None
+    assert given.header is header  # taken as given, not parsed again
+    assert given == expand(original, tmp_path / "read", ExpandLimits(1 << 30, 1000), "a")
+    assert (tmp_path / "given").read_bytes() == b"data " * 1000
 
 
 def test_find_by_hash_recovers_an_npm_style_header(tmp_path: Path) -> None:
