@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +33,9 @@ from app.observability.metrics import Metrics
 from app.storage.base import ObjectHead, ObjectStore
 
 log = logging.getLogger(__name__)
+
+# Opens a verified local copy of a reference; called only when one is needed (to restore it).
+LocalCopy = Callable[[], AbstractContextManager[Path]]
 
 
 class DeltaHost(Protocol):
@@ -56,7 +61,9 @@ class DeltaHost(Protocol):
         form: Mapping[str, str] | None = None,
     ) -> PutResult: ...
 
-    def confirm_reference(self, space: DeltaSpace, ref_sha: str, local_copy: Path, name: str) -> bool: ...
+    def confirm_reference(
+        self, space: DeltaSpace, ref_sha: str, local_copy: LocalCopy, name: str
+    ) -> bool: ...
 
     def replace_delta_with_direct(self, up: Upload) -> PutResult: ...
 
@@ -149,9 +156,11 @@ class GzipWriter:
             result = self._put_delta(up, space, ref_sha, ref_raw, prepared=prepared)
         if result is None or result.stored_as is StoredAs.DIRECT:
             return result
-        with self._references.open(space, ref_sha) as ref_path:
-            if not self._host.confirm_reference(space, ref_sha, ref_path, up.name):
-                return self._host.replace_delta_with_direct(up)
+        # The compressed reference is opened only if it has to be restored: opened eagerly, it
+        # was a second GET whenever the cache had not kept it (e.g. evicted by its own content).
+        local_copy = partial(self._references.open, space, ref_sha)
+        if not self._host.confirm_reference(space, ref_sha, local_copy, up.name):
+            return self._host.replace_delta_with_direct(up)
         return result
 
     def _put_delta(

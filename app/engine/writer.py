@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from app.engine.containers import prepare_compressed
 from app.engine.deltaspaces import drop_reference_if_unused
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_form import GzipSettings
-from app.engine.gzip_writer import GzipWriter
+from app.engine.gzip_writer import GzipWriter, LocalCopy
 from app.engine.locate import head_or_none
 from app.engine.policy import accept_delta, expanded_by_xdelta3, wants_delta
 from app.engine.references import ReferenceProvider
@@ -214,7 +215,7 @@ class Writer:
                 return self.put_direct(up, DirectReason.TOO_SMALL)  # its delta is no smaller than itself
             stored_as = StoredAs.REFERENCE if created_reference else StoredAs.DELTA
             result = self.store_delta(up, space, up.sha256, delta, stored_as, zero_diff=True)
-        if not self.confirm_reference(space, up.sha256, up.path, up.name):
+        if not self.confirm_reference(space, up.sha256, lambda: nullcontext(up.path), up.name):
             return self.replace_delta_with_direct(up)
         return result
 
@@ -227,7 +228,7 @@ class Writer:
             if not kept or not accept_delta(delta.stat().st_size, up.size, self._policy.max_ratio):
                 return self.over_ratio(up)
             result = self.store_delta(up, space, ref_sha, delta, StoredAs.DELTA, zero_diff=False)
-        if not self.confirm_reference(space, ref_sha, ref_path, up.name):
+        if not self.confirm_reference(space, ref_sha, lambda: nullcontext(ref_path), up.name):
             return self.replace_delta_with_direct(up)
         return result
 
@@ -279,13 +280,14 @@ class Writer:
             form=Form(form["dg-form"]) if form else Form.PLAIN,
         )  # fmt: skip
 
-    def confirm_reference(self, space: DeltaSpace, ref_sha: str, local_copy: Path, name: str) -> bool:
-        """True when `space`'s reference still has `ref_sha` (restoring it if it vanished)."""
+    def confirm_reference(self, space: DeltaSpace, ref_sha: str, local_copy: LocalCopy, name: str) -> bool:
+        """True when `space`'s reference still has `ref_sha` (restored from `local_copy()` if gone)."""
         ref = head_or_none(self._store, space.bucket, space.reference_key)
         if ref is None:
             meta = reference_metadata(self._policy.tool, name, ref_sha)
             try:
-                self._store.put_file(space.bucket, space.reference_key, local_copy, meta, if_none_match=True)
+                with local_copy() as path:
+                    self._store.put_file(space.bucket, space.reference_key, path, meta, if_none_match=True)
                 log.warning("restored %s/%s deleted during an upload", space.bucket, space.reference_key)
                 return True
             except AlreadyExists:
