@@ -15,7 +15,8 @@ head, with this subclass on top, which adds what h11 and uvicorn lack:
   anything is read, so slow clients cannot exhaust file descriptors.
 
 Refusals are written straight to the socket as small problem+json documents and the connection
-is closed; the app never sees these requests. Everything runs on the event loop (no threads).
+is closed; the app never sees these requests. Their log lines are rate limited per kind
+(`LimitedLog`): a client can provoke them at will. Everything runs on the event loop (no threads).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from app.api.problems import PROBLEM_JSON, TYPE_BASE
+from app.observability.limited_log import LimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +141,7 @@ class LimitedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with the limits above. Use `protocol_for(limits)`, which binds them."""
 
     limits: ClassVar[HttpLimits] = HttpLimits()
+    refusal_log: ClassVar[LimitedLog] = LimitedLog(log)  # shared by the server's connections
 
     def __init__(
         self,
@@ -158,7 +161,12 @@ class LimitedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
-            log.warning("refused a connection: %d open (DG_HTTP_MAX_CONNECTIONS)", len(self.connections) - 1)
+            self.refusal_log.log(
+                logging.WARNING,
+                "refused a connection",
+                "refused a connection: %d open (DG_HTTP_MAX_CONNECTIONS)",
+                len(self.connections) - 1,
+            )
             self._refuse(Refusal(503, "too-many-connections", "the server has too many open connections"))
             return
         self._arm_head_deadline()
@@ -188,7 +196,7 @@ class LimitedH11Protocol(H11Protocol):
         refused = self._checked.refused or Refusal(
             400, "malformed-request", "the request is not valid HTTP/1.1"
         )
-        log.info("refused a request: %s", refused.detail)
+        self.refusal_log.log(logging.INFO, "refused a request", "refused a request: %s", refused.detail)
         self._refuse(refused)
 
     # Deadlines
@@ -216,7 +224,7 @@ class LimitedH11Protocol(H11Protocol):
             self.transport.close()  # an idle connection: nothing to answer
             return
         detail = f"the request headers did not arrive within {self.limits.header_timeout_seconds:g} seconds"
-        log.info("closed a connection: %s", detail)
+        self.refusal_log.log(logging.INFO, "closed a connection", "closed a connection: %s", detail)
         self._refuse(Refusal(408, "request-timeout", detail))
 
     def _body_check(self) -> None:
@@ -236,7 +244,7 @@ class LimitedH11Protocol(H11Protocol):
             self._body_timer = self.loop.call_later(self.limits.body_timeout_seconds - idle, self._body_check)
             return
         detail = f"the request body stalled for {self.limits.body_timeout_seconds:g} seconds"
-        log.info("closed a connection: %s", detail)
+        self.refusal_log.log(logging.INFO, "closed a connection", "closed a connection: %s", detail)
         self._refuse(Refusal(408, "request-timeout", detail))
 
     def _cancel_timers(self) -> None:
@@ -266,6 +274,7 @@ def protocol_for(limits: HttpLimits) -> type[LimitedH11Protocol]:
         pass
 
     BoundProtocol.limits = limits
+    BoundProtocol.refusal_log = LimitedLog(log)
     return BoundProtocol
 
 

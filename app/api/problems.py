@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from app import errors
+from app.observability.limited_log import LimitedLog
 from app.observability.logging import request_id
 
 log = logging.getLogger(__name__)
@@ -181,19 +183,25 @@ def _headers_for(err: errors.GliderError) -> dict[str, str]:
     return {}
 
 
-async def _glider_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, errors.GliderError)
-    kind = kind_for(exc)
-    detail = public_detail(exc, kind)
-    cause = exc.__cause__
-    why = f" (from {type(cause).__name__}: {cause})" if cause is not None else ""
-    if kind.status >= 500:
-        # Known server-side failures are logged (without a traceback), with the request id the
-        # caller sees, so operators find what the answer leaves out.
-        log.warning("request failed: %s: %s%s", type(exc).__name__, exc, why)
-    elif detail != str(exc):
-        log.info("request refused: %s: %s%s", type(exc).__name__, exc, why)
-    return problem_response(request, kind, detail, headers=_headers_for(exc))
+def _glider_error(refusals: LimitedLog) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.GliderError)
+        kind = kind_for(exc)
+        detail = public_detail(exc, kind)
+        cause = exc.__cause__
+        why = f" (from {type(cause).__name__}: {cause})" if cause is not None else ""
+        name = type(exc).__name__
+        if kind.status >= 500:
+            # Known server-side failures are logged (without a traceback), with the request id the
+            # caller sees, so operators find what the answer leaves out.
+            log.warning("request failed: %s: %s%s", name, exc, why)
+        elif detail != str(exc):  # a client can provoke these at will: rate limited per error class
+            refusals.log(
+                logging.INFO, f"request refused: {name}", "request refused: %s: %s%s", name, exc, why
+            )
+        return problem_response(request, kind, detail, headers=_headers_for(exc))
+
+    return answer
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -214,7 +222,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(errors.GliderError, _glider_error)
+    app.add_exception_handler(errors.GliderError, _glider_error(LimitedLog(log)))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Unexpected exceptions are answered by app.api.middleware (inside Starlette's

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from app.domain.sizes import MiB
+from app.observability.limited_log import PER_INTERVAL
 from tests.conftest import S3Endpoint
 from tests.support.service import ServiceProcess, running_service, wait_until
 
@@ -123,6 +124,19 @@ def test_oversized_heads_are_refused_before_the_app(service: ServiceProcess) -> 
     assert "100 header fields" in many.json()["detail"]
     long_line = httpx.get(service.url + "/" + "a" * 9000, timeout=10)
     assert long_line.status_code == 414
+
+
+def test_a_flood_of_refused_requests_logs_a_bounded_number_of_lines(seaweed: S3Endpoint) -> None:
+    flood = PER_INTERVAL * 10
+    with running_service(limits_env(seaweed), cli=True) as service:  # its own: a fresh log window
+        answers = []
+        for _ in range(flood):
+            with connect(service) as sock:
+                sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+                answers.append(status_of(read_until_closed(sock)))
+        assert answers == [400] * flood  # every one is still refused, and answered
+        assert httpx.get(service.url + "/healthz", timeout=10).status_code == 200
+    assert service.log_text().count("refused a request") == PER_INTERVAL  # the flood lasts < 1 window
 
 
 def test_half_sent_request_is_answered_408_and_closed(service: ServiceProcess) -> None:

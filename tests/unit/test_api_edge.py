@@ -14,6 +14,7 @@ from app.api.auth import Scope, TokenAuthority, require
 from app.api.conditional import none_match, strong_etag, weak_etag
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import PROBLEMS, TYPE_BASE, install_problem_handlers, kind_for
+from app.observability.limited_log import PER_INTERVAL
 from app.observability.metrics import Metrics
 
 
@@ -33,6 +34,7 @@ def _app(authority: TokenAuthority, metrics: Metrics) -> FastAPI:
             "throttled": errors.Throttled("S3 asked to wait", retry_after=29.2),
             "corrupt": errors.IntegrityError("hash mismatch"),
             "empty": errors.EmptyFile("empty"),
+            "pathy": errors.InvalidInput("cannot read /srv/glider/up.part: gone"),  # logged: detail differs
         }
         if name in failures:
             raise failures[name]
@@ -179,6 +181,19 @@ def test_http_metrics_use_the_route_template(client: Client, metrics: Metrics) -
     assert sample("dg_http_requests_total", labels | {"status": "404"}) == 1
     assert sample("dg_http_requests_total", {"method": "GET", "route": "unmatched", "status": "404"}) == 1
     assert sample("dg_http_request_seconds_count", labels) == 3
+
+
+def test_a_flood_of_refused_requests_logs_bounded_lines_and_counts_every_one(
+    client: Client, metrics: Metrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="app.api.problems"):
+        for _ in range(PER_INTERVAL * 3):
+            assert client.get("/things/pathy", headers=READ).status_code == 400
+    lines = [r.getMessage() for r in caplog.records if r.name == "app.api.problems"]
+    assert len(lines) == PER_INTERVAL
+    assert all(line.startswith("request refused: InvalidInput: cannot read") for line in lines)
+    labels = {"method": "GET", "route": "/things/{name}", "status": "400"}
+    assert metrics.registry.get_sample_value("dg_http_requests_total", labels) == PER_INTERVAL * 3
 
 
 def test_every_error_class_has_a_row() -> None:
