@@ -364,7 +364,7 @@ def _big_tgz_pair() -> tuple[Path, Path]:
 
 def rss_section() -> str:
     """Peak RSS of `glider cp` (and its xdelta3 child) uploading and downloading 1 GiB .tar.gz."""
-    from bench.rss import watch_peak  # noqa: PLC0415 - only this part needs it
+    from bench.sampling import watch_peak  # noqa: PLC0415 - only this part needs it
 
     first, second = _big_tgz_pair()
     rows = []
