@@ -21,13 +21,13 @@ from app.engine.gzip_stream import ExpandLimits
 from app.engine.results import DirectReason, Form, StoredAs
 from app.engine.vcdiff import source_was_decompressed
 from app.errors import DecompressionBomb, IntegrityError
-from app.services.stats import StatsService
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
 from tests.support.containers import bzip2_tool, python_bz2, python_xz, xz_tool
 from tests.support.engine import make_engine, write
 from tests.support.engine import run_deltaglider as run_deltaglider_cli
 from tests.support.gzips import tar_versions, zlib_gzip
+from tests.support.stats import assert_stats_count_the_bucket
 
 pytestmark = pytest.mark.integration
 
@@ -161,12 +161,7 @@ def test_stats_count_the_bucket_bytes_over_mixed_forms(
     uploads |= {"mt/p-0.tar.xz": xz_tool(tars[0], threads=0), "notes.txt": b"notes\n" * 100}
     results = [engine.put(bucket, key, write(tmp_path, "up", blob)) for key, blob in uploads.items()]
     assert {r.form for r in results} == {Form.PLAIN, Form.GZIP, Form.BZIP2, Form.XZ}
-    stored = sum(o.size for o in s3_store.iter_objects(bucket) if not o.key.startswith(".deltaglider/"))
-    stats = StatsService(s3_store).get(bucket, "detailed", use_cache=False).stats
-    assert stats.compressed_size == stored
-    assert stats.total_size == sum(map(len, uploads.values()))
-    assert stats.object_count == len(uploads)
-    assert stats.delta_objects == sum(r.stored_as is not StoredAs.DIRECT for r in results)
+    assert_stats_count_the_bucket(s3_store, bucket, uploads, [r.stored_as for r in results])
 
 
 def test_a_bzip2_upload_deltas_against_an_xz_reference(

@@ -23,12 +23,12 @@ from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
 from app.engine.results import DirectReason, Form, StoredAs
 from app.errors import DecompressionBomb
-from app.services.stats import StatsService
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
 from tests.support.engine import make_engine, write
 from tests.support.engine import run_deltaglider as run_deltaglider_cli
 from tests.support.gzips import full_header, gnu_gzip, late_divergent_gzip, tar_versions, zlib_gzip
+from tests.support.stats import assert_stats_count_the_bucket
 
 pytestmark = pytest.mark.integration
 
@@ -291,12 +291,7 @@ def test_stats_count_the_bucket_bytes_over_mixed_forms(
     kinds = [engine.put(bucket, key, write(tmp_path, "up", blob)).stored_as for key, blob in uploads.items()]
     assert StoredAs.DIRECT in kinds
     assert StoredAs.REFERENCE in kinds
-    stored = sum(o.size for o in s3_store.iter_objects(bucket) if not o.key.startswith(".deltaglider/"))
-    stats = StatsService(s3_store).get(bucket, "detailed", use_cache=False).stats
-    assert stats.compressed_size == stored
-    assert stats.total_size == sum(map(len, uploads.values()))
-    assert stats.object_count == len(uploads)
-    assert stats.delta_objects == sum(k is not StoredAs.DIRECT for k in kinds)  # zero-diffs included
+    assert_stats_count_the_bucket(s3_store, bucket, uploads, kinds)  # zero-diffs count as deltas
 
 
 def test_the_decompressed_reference_lives_only_in_the_encrypted_local_cache(
