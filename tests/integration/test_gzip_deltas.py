@@ -25,7 +25,7 @@ from app.engine.results import DirectReason, Form, StoredAs
 from app.errors import DecompressionBomb
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
-from tests.support.engine import make_engine, write
+from tests.support.engine import deltaglider_uploads, make_engine, write
 from tests.support.engine import run_deltaglider as run_deltaglider_cli
 from tests.support.gzips import full_header, gnu_gzip, late_divergent_gzip, tar_versions, zlib_gzip
 from tests.support.stats import assert_stats_count_the_bucket
@@ -265,14 +265,8 @@ def test_glider_reads_deltaglider_gzip_deltas_byte_exact(
             for tar in tar_versions(3, seed=22)
         ],
     }
-    for name, blobs in series.items():
-        for n, blob in enumerate(blobs):
-            folder = tmp_path / f"{name}-{n}"
-            folder.mkdir()
-            done = run_deltaglider(
-                seaweed, "cp", write(folder, f"pkg-{n}.tgz", blob), f"s3://{bucket}/{name}/pkg-{n}.tgz"
-            )
-            assert done.returncode == 0, done.stderr
+    uploads = {f"{name}/pkg-{n}.tgz": b for name, blobs in series.items() for n, b in enumerate(blobs)}
+    deltaglider_uploads(seaweed.env(), bucket, uploads, tmp_path)
     assert s3_store.head(bucket, "npm/pkg-1.tgz.delta").size < len(series["npm"][1]) // 2
     engine = gzip_engine(s3_store, tmp_path)
     for name, blobs in series.items():

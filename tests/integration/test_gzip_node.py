@@ -23,8 +23,7 @@ from app.engine.results import DirectReason, Form, PutResult, StoredAs
 from app.errors import IntegrityError, RecompressorUnavailable
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
-from tests.integration.test_gzip_deltas import run_deltaglider
-from tests.support.engine import make_engine, write
+from tests.support.engine import deltaglider_uploads, make_engine, write
 from tests.support.gzips import tar_versions, zlib_gzip
 from tests.support.npm_pack import NODE, npm_pack_versions
 
@@ -157,13 +156,7 @@ def test_glider_rescues_deltaglider_deltas_of_npm_tarballs(
     packed: list[bytes], seaweed: S3Endpoint, s3_store: S3ObjectStore, bucket: str, tmp_path: Path
 ) -> None:
     """deltaglider 6.2.0 cannot give these back; Glider rebuilds them with node's zlib."""
-    for n, blob in enumerate(packed):
-        folder = tmp_path / f"up-{n}"
-        folder.mkdir()
-        done = run_deltaglider(
-            seaweed, "cp", write(folder, f"p-{n}.tgz", blob), f"s3://{bucket}/dg/p-{n}.tgz"
-        )
-        assert done.returncode == 0, done.stderr
+    deltaglider_uploads(seaweed.env(), bucket, {f"dg/p-{n}.tgz": b for n, b in enumerate(packed)}, tmp_path)
     assert s3_store.head(bucket, "dg/p-1.tgz.delta").size < len(packed[1]) // 2
     engine = engine_with(s3_store, tmp_path / "r", node_zlib())
     for n, blob in enumerate(packed):
