@@ -2,7 +2,7 @@
 
 Run: `.venv/bin/python -m bench.artifacts_bzxz` (`--runs N`, default 5). PyPI and npm publish no
 `.tar.bz2`/`.tar.xz` of these packages, so the real requests and Django sdists and lodash npm
-tarballs (downloaded once by `bench.artifacts`' helpers into bench/data/artifacts/) are
+tarballs (downloaded once by `bench.artifact_series`' helpers into bench/data/artifacts/) are
 decompressed and their exact tars recompressed by the real tools: `bzip2 -9`, `xz -6 -T1`
 (liblzma's single-threaded encoder: a recipe exists), `xz -6 -T0` (multi-threaded: no recipe,
 the fallback), and `bzip2 -6`, `xz -9 -T1` (not the tools' defaults, which deltaglider's
@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
-import platform
 import subprocess
 import tempfile
 from pathlib import Path
 
 from app.storage.seaweed import SeaweedServer
-from bench.artifacts import HERE, Result, Series, _npm, _pip, run_tool, series_table, tools_on
+from bench.artifact_report import table_section
+from bench.artifact_runs import Result, measure_run, tools_on
+from bench.artifact_series import HERE, Series, npm_file, pypi_file
 from bench.fragment import RESULTS_DIR
 
 RESULTS = RESULTS_DIR / "artifacts_bzxz.md"
@@ -47,8 +47,8 @@ SERIES = (  # (series, source, suffix, compressor argv)
 def _source(name: str) -> list[Path]:
     package, versions, kind = SOURCES[name]
     if kind == "npm":
-        return [_npm(package, v, HERE / f"{name}-npm") for v in versions]
-    return [_pip(package, v, "sdist", HERE / f"{name}-sdist") for v in versions]
+        return [npm_file(package, v, HERE / f"{name}-npm") for v in versions]
+    return [pypi_file(package, v, "sdist", HERE / f"{name}-sdist") for v in versions]
 
 
 def prepare() -> list[Series]:
@@ -71,20 +71,19 @@ def prepare() -> list[Series]:
 
 
 def render(series: list[Series], glider: dict[str, Result], dg: dict[str, Result], runs: int) -> str:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    lines = [
+    lines = table_section(
         "## Real release artifacts as .tar.bz2 and .tar.xz (bzip2/xz content deltas)",
-        "",
-        f"Command: `{COMMAND}` ({runs} runs). Machine: {os.cpu_count()} cores shared with other work "
-        f"(load average {load} at the end), {platform.machine()}, Python {platform.python_version()}, "
-        "SeaweedFS on loopback. The real requests/Django sdists and lodash npm tarballs, their exact "
-        "tars recompressed by `bzip2 -9`/`-6`, `xz -6 -T1`, `xz -6 -T0` and `xz -9 -T1` (PyPI and "
-        "npm publish no bzip2/xz forms of them). One `glider cp` / `deltaglider cp` process per file; "
-        "Glider with its defaults. Stored bytes are every object in the bucket, references included; "
-        "times are whole-series medians (min-max) over the runs.",
-        "",
-        *series_table(series, glider, dg),
-    ]
+        COMMAND,
+        runs,
+        "The real requests/Django sdists and lodash npm tarballs, their exact tars recompressed by "
+        "`bzip2 -9`/`-6`, `xz -6 -T1`, `xz -6 -T0` and `xz -9 -T1` (PyPI and npm publish no bzip2/xz "
+        "forms of them). One `glider cp` / `deltaglider cp` process per file; Glider with its defaults. "
+        "Stored bytes are every object in the bucket, references included; times are whole-series "
+        "medians (min-max) over the runs.",
+        series,
+        glider,
+        dg,
+    )
     lines += ["", "### Findings", ""]
     for s in series:
         g, d = glider[s.name], dg[s.name]
@@ -108,13 +107,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         env, store = tools_on(server, tmp)
         for run in range(args.runs):
-            for index, s in enumerate(series):
-                run_tool("glider", s, f"g-{run}-{index}", env, store, tmp, glider[s.name], first=run == 0)
-                run_tool("deltaglider", s, f"d-{run}-{index}", env, store, tmp, dg[s.name], first=run == 0)
-                print(
-                    f"run {run} {s.name}: glider {glider[s.name].up[-1]:.1f}s dg {dg[s.name].up[-1]:.1f}s",
-                    flush=True,
-                )
+            measure_run(series, run, env, store, tmp, glider, dg)
             text = render(series, glider, dg, run + 1)  # after every run: an interrupted bench keeps figures
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(text)

@@ -18,15 +18,13 @@ Peak RSS is the process's own high-water mark (`ru_maxrss` from wait4), not a sa
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +39,7 @@ from bench.bigbucket_fill import PER_SPACE, Totals, fill
 from bench.common import DATA
 from bench.engine import tool_env
 from bench.fragment import MIN_REPEATS, Run, median, spread, write_fragment
+from bench.sampling import sampling
 from bench.service import AUTH, run_service
 
 BIN = Path(sys.executable).parent
@@ -111,28 +110,6 @@ def measure(argv: list[str], env: dict[str, str], timeout: float) -> Measured:
         return Measured(seconds, usage.ru_maxrss / 1024, json.loads(out.read()), cpu)
 
 
-@contextlib.contextmanager
-def peak_rss(pid: int) -> Iterator[list[int]]:
-    """The highest RSS of process `pid` seen while the block runs (sampled every 20 ms), in
-    bytes, as the yielded list's only item once the block has ended."""
-    proc = psutil.Process(pid)
-    peak = [proc.memory_info().rss]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.02):
-            peak[0] = max(peak[0], proc.memory_info().rss)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield peak
-    finally:
-        done.set()
-        sampler.join()
-        peak[0] = max(peak[0], proc.memory_info().rss)
-
-
 def service_runs(server: SeaweedServer, store: S3ObjectStore, repeats: int) -> list[Measured]:
     """`GET /buckets/BUCKET/stats?refresh=true` (quick), each on a fresh service process (no figures
     in its memory either) after the documents are cleared; peak RSS sampled every 20 ms."""
@@ -145,7 +122,7 @@ def service_runs(server: SeaweedServer, store: S3ObjectStore, repeats: int) -> l
         ):
             cpu, weed = cpu_seconds(svc.pid), cpu_seconds(server.pid)
             path = f"/buckets/{BUCKET}/stats"
-            with peak_rss(svc.pid) as peak:
+            with sampling(psutil.Process(svc.pid), children=False) as peak:
                 began = time.perf_counter()
                 answer = httpx.get(f"{svc.url}{path}?refresh=true", headers=AUTH, timeout=1800)
                 # 503 + Retry-After: the computation outlasted DG_STATS_WAIT_SECONDS and goes on;
@@ -156,10 +133,10 @@ def service_runs(server: SeaweedServer, store: S3ObjectStore, repeats: int) -> l
                 seconds = time.perf_counter() - began
             if answer.status_code != 200:  # recorded, not fatal: the table says what it answered
                 print(f"service answered {answer.status_code}: {answer.text[:500]}", flush=True)
-                found.append(Measured(seconds, peak[0] / 2**20, None, 0.0, 0.0, answer.status_code))
+                found.append(Measured(seconds, peak.glider_mib, None, 0.0, 0.0, answer.status_code))
                 continue
             cpu, weed = cpu_seconds(svc.pid) - cpu, cpu_seconds(server.pid) - weed
-            found.append(Measured(seconds, peak[0] / 2**20, answer.json(), cpu, weed))
+            found.append(Measured(seconds, peak.glider_mib, answer.json(), cpu, weed))
             print(f"service: {brief(found[-1])} cache {answer.json().get('cache')}", flush=True)
     return found
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from app.caches.keys import generate_key
 from app.storage.s3 import S3ObjectStore
 from app.storage.seaweed import SeaweedServer
-from bench.artifacts import same_size_pair
+from bench.artifact_series import same_size_pair
 from bench.engine import tool_env
 
 BIN = Path(sys.executable).parent

@@ -13,14 +13,9 @@ psutil; the service's peak is taken over each request, the service staying up fo
 from __future__ import annotations
 
 import argparse
-import contextlib
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -33,56 +28,13 @@ from app.storage.seaweed import SeaweedServer
 from bench.common import big_pair
 from bench.engine import tool_env
 from bench.fragment import MIN_REPEATS, Run, spread, write_fragment
+from bench.sampling import Peak, sampling, watch_peak
 from bench.service import AUTH, run_service
 
 BIN = Path(sys.executable).parent
 BUDGETS = (None, 2048)  # DG_CODEC_MEMORY_MB; None: the default (256)
 BUDGET_ORDER = "default (256 MiB)"
 STEPS = ("upload (reference)", "upload (delta)", "download (delta)")
-
-
-@dataclass
-class Peak:
-    glider_mib: float = 0.0
-    child_mib: float = 0.0
-    seconds: float = 0.0
-
-
-@contextlib.contextmanager
-def sampling(proc: psutil.Process) -> Iterator[Peak]:
-    """Sample the RSS of `proc` and (separately) of its children while the block runs."""
-    peak = Peak()
-    start = time.perf_counter()
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            try:
-                peak.glider_mib = max(peak.glider_mib, proc.memory_info().rss / 2**20)
-                for child in proc.children(recursive=True):
-                    peak.child_mib = max(peak.child_mib, child.memory_info().rss / 2**20)
-            except psutil.Error:
-                pass
-            stop.wait(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield peak
-    finally:
-        stop.set()
-        sampler.join()
-        peak.seconds = time.perf_counter() - start
-
-
-def watch_peak(argv: list[str], env: dict[str, str]) -> Peak:
-    """Run `argv` to its end, sampled."""
-    proc = psutil.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    with sampling(proc) as peak:
-        _, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv[1:3]} failed: {err.decode()[-500:]}")
-    return peak
 
 
 def service_process(url: str) -> psutil.Process:

@@ -21,13 +21,13 @@ from app.engine.gzip_stream import ExpandLimits
 from app.engine.results import DirectReason, Form, StoredAs
 from app.engine.vcdiff import source_was_decompressed
 from app.errors import DecompressionBomb, IntegrityError
-from app.services.stats import StatsService
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
 from tests.support.containers import bzip2_tool, python_bz2, python_xz, xz_tool
-from tests.support.engine import make_engine, write
+from tests.support.engine import deltaglider_uploads, make_engine, write
 from tests.support.engine import run_deltaglider as run_deltaglider_cli
 from tests.support.gzips import tar_versions, zlib_gzip
+from tests.support.stats import assert_stats_count_the_bucket
 
 pytestmark = pytest.mark.integration
 
@@ -161,12 +161,7 @@ def test_stats_count_the_bucket_bytes_over_mixed_forms(
     uploads |= {"mt/p-0.tar.xz": xz_tool(tars[0], threads=0), "notes.txt": b"notes\n" * 100}
     results = [engine.put(bucket, key, write(tmp_path, "up", blob)) for key, blob in uploads.items()]
     assert {r.form for r in results} == {Form.PLAIN, Form.GZIP, Form.BZIP2, Form.XZ}
-    stored = sum(o.size for o in s3_store.iter_objects(bucket) if not o.key.startswith(".deltaglider/"))
-    stats = StatsService(s3_store).get(bucket, "detailed", use_cache=False).stats
-    assert stats.compressed_size == stored
-    assert stats.total_size == sum(map(len, uploads.values()))
-    assert stats.object_count == len(uploads)
-    assert stats.delta_objects == sum(r.stored_as is not StoredAs.DIRECT for r in results)
+    assert_stats_count_the_bucket(s3_store, bucket, uploads, [r.stored_as for r in results])
 
 
 def test_a_bzip2_upload_deltas_against_an_xz_reference(
@@ -208,14 +203,8 @@ def test_glider_reads_deltaglider_bzip2_and_xz_deltas_byte_exact(
 ) -> None:
     """deltaglider diffed these decompressed (xdelta3 without -D); it recompresses on read."""
     make = (lambda d: bzip2_tool(d, 6)) if suffix == ".tar.bz2" else (lambda d: xz_tool(d, 6))
-    blobs = [make(tar) for tar in tar_versions(3, seed=55)]
-    for n, blob in enumerate(blobs):
-        folder = tmp_path / f"v{n}"
-        folder.mkdir()
-        done = run_deltaglider(
-            seaweed, "cp", write(folder, f"pkg-{n}{suffix}", blob), f"s3://{bucket}/dg/pkg-{n}{suffix}"
-        )
-        assert done.returncode == 0, done.stderr
+    uploads = {f"dg/pkg-{n}{suffix}": make(tar) for n, tar in enumerate(tar_versions(3, seed=55))}
+    deltaglider_uploads(seaweed.env(), bucket, uploads, tmp_path)
     keys = {o.key: o.size for o in s3_store.iter_objects(bucket)}
     assert f"dg/pkg-1{suffix}.delta" in keys, keys
     (tmp_path / "d").write_bytes(s3_store.get_bytes(bucket, f"dg/pkg-1{suffix}.delta"))
@@ -224,4 +213,4 @@ def test_glider_reads_deltaglider_bzip2_and_xz_deltas_byte_exact(
     # It recompresses with the tools' defaults: bzip2 -9 is not this -6 file (xz -6 happens to be).
     assert (own.returncode == 0) is (suffix == ".tar.xz"), own.stderr
     engine = engine_with(s3_store, tmp_path)
-    assert_reads_back(engine, bucket, {f"dg/pkg-{n}{suffix}": b for n, b in enumerate(blobs)}, tmp_path)
+    assert_reads_back(engine, bucket, uploads, tmp_path)

@@ -23,12 +23,12 @@ from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
 from app.engine.results import DirectReason, Form, StoredAs
 from app.errors import DecompressionBomb
-from app.services.stats import StatsService
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
-from tests.support.engine import make_engine, write
+from tests.support.engine import deltaglider_uploads, make_engine, write
 from tests.support.engine import run_deltaglider as run_deltaglider_cli
 from tests.support.gzips import full_header, gnu_gzip, late_divergent_gzip, tar_versions, zlib_gzip
+from tests.support.stats import assert_stats_count_the_bucket
 
 pytestmark = pytest.mark.integration
 
@@ -265,14 +265,8 @@ def test_glider_reads_deltaglider_gzip_deltas_byte_exact(
             for tar in tar_versions(3, seed=22)
         ],
     }
-    for name, blobs in series.items():
-        for n, blob in enumerate(blobs):
-            folder = tmp_path / f"{name}-{n}"
-            folder.mkdir()
-            done = run_deltaglider(
-                seaweed, "cp", write(folder, f"pkg-{n}.tgz", blob), f"s3://{bucket}/{name}/pkg-{n}.tgz"
-            )
-            assert done.returncode == 0, done.stderr
+    uploads = {f"{name}/pkg-{n}.tgz": b for name, blobs in series.items() for n, b in enumerate(blobs)}
+    deltaglider_uploads(seaweed.env(), bucket, uploads, tmp_path)
     assert s3_store.head(bucket, "npm/pkg-1.tgz.delta").size < len(series["npm"][1]) // 2
     engine = gzip_engine(s3_store, tmp_path)
     for name, blobs in series.items():
@@ -291,12 +285,7 @@ def test_stats_count_the_bucket_bytes_over_mixed_forms(
     kinds = [engine.put(bucket, key, write(tmp_path, "up", blob)).stored_as for key, blob in uploads.items()]
     assert StoredAs.DIRECT in kinds
     assert StoredAs.REFERENCE in kinds
-    stored = sum(o.size for o in s3_store.iter_objects(bucket) if not o.key.startswith(".deltaglider/"))
-    stats = StatsService(s3_store).get(bucket, "detailed", use_cache=False).stats
-    assert stats.compressed_size == stored
-    assert stats.total_size == sum(map(len, uploads.values()))
-    assert stats.object_count == len(uploads)
-    assert stats.delta_objects == sum(k is not StoredAs.DIRECT for k in kinds)  # zero-diffs included
+    assert_stats_count_the_bucket(s3_store, bucket, uploads, kinds)  # zero-diffs count as deltas
 
 
 def test_the_decompressed_reference_lives_only_in_the_encrypted_local_cache(

@@ -19,12 +19,11 @@ from app.engine.engine import DeltaEngine
 from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
 from app.engine.node_zlib import NodeZlib, locate
-from app.engine.results import DirectReason, Form, StoredAs
+from app.engine.results import DirectReason, Form, PutResult, StoredAs
 from app.errors import IntegrityError, RecompressorUnavailable
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
-from tests.integration.test_gzip_deltas import run_deltaglider
-from tests.support.engine import make_engine, write
+from tests.support.engine import deltaglider_uploads, make_engine, write
 from tests.support.gzips import tar_versions, zlib_gzip
 from tests.support.npm_pack import NODE, npm_pack_versions
 
@@ -43,6 +42,15 @@ def engine_with(store: S3ObjectStore, work: Path, node: NodeZlib | None) -> Delt
     return make_engine(store, work, gzip=GzipSettings(LIMITS, 10.0, lambda: node))
 
 
+def put_all(
+    engine: DeltaEngine, bucket: str, prefix: str, blobs: list[bytes], tmp_path: Path
+) -> list[PutResult]:
+    """`blobs` stored in order as `prefix/p-N.tgz`."""
+    return [
+        engine.put(bucket, f"{prefix}/p-{n}.tgz", write(tmp_path, "up.tgz", b)) for n, b in enumerate(blobs)
+    ]
+
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -57,17 +65,13 @@ def test_npm_pack_series_is_exact_node_zlib_gzip_deltas(
 ) -> None:
     node = node_zlib()
     stock = engine_with(s3_store, tmp_path / "stock", None)
-    without = [
-        stock.put(bucket, f"stock/p-{n}.tgz", write(tmp_path, "up.tgz", b)) for n, b in enumerate(packed)
-    ]
+    without = put_all(stock, bucket, "stock", packed, tmp_path)
     assert [(r.stored_as, r.reason) for r in without[1:]] == [
         (StoredAs.DIRECT, DirectReason.NO_EXACT_RECIPE)
     ] * 2
 
     engine = engine_with(s3_store, tmp_path / "node", node)
-    results = [
-        engine.put(bucket, f"npm/p-{n}.tgz", write(tmp_path, "up.tgz", b)) for n, b in enumerate(packed)
-    ]
+    results = put_all(engine, bucket, "npm", packed, tmp_path)
     assert results[0].stored_as is StoredAs.REFERENCE
     for result, blob in zip(results[1:], packed[1:], strict=True):
         assert (result.stored_as, result.form, result.reason) == (StoredAs.DELTA, Form.GZIP, None)
@@ -85,9 +89,7 @@ def test_npm_pack_series_is_exact_node_zlib_gzip_deltas(
 def test_node_recipe_without_node_is_503_and_nothing_served(
     packed: list[bytes], s3_store: S3ObjectStore, bucket: str, tmp_path: Path
 ) -> None:
-    engine = engine_with(s3_store, tmp_path / "w", node_zlib())
-    for n, blob in enumerate(packed[:2]):
-        engine.put(bucket, f"n/p-{n}.tgz", write(tmp_path, "up.tgz", blob))
+    put_all(engine_with(s3_store, tmp_path / "w", node_zlib()), bucket, "n", packed[:2], tmp_path)
     reader = engine_with(s3_store, tmp_path / "r", None)
     dest = tmp_path / "never"
     with pytest.raises(RecompressorUnavailable, match="node's zlib") as caught:
@@ -102,9 +104,7 @@ def test_node_recipe_without_node_is_503_and_nothing_served(
 def test_a_different_node_zlib_is_an_integrity_error_never_wrong_bytes(
     packed: list[bytes], s3_store: S3ObjectStore, bucket: str, tmp_path: Path
 ) -> None:
-    engine = engine_with(s3_store, tmp_path / "w", node_zlib())
-    for n, blob in enumerate(packed[:2]):
-        engine.put(bucket, f"d/p-{n}.tgz", write(tmp_path, "up.tgz", blob))
+    put_all(engine_with(s3_store, tmp_path / "w", node_zlib()), bucket, "d", packed[:2], tmp_path)
     # A node whose deflate differs (here: memLevel 9 whatever is asked) stands for another zlib.
     other = tmp_path / "other-node"
     other.write_text(
@@ -138,7 +138,7 @@ def test_a_first_version_without_recipe_is_still_the_delta_source(
     tars = tar_versions(3, seed=31)
     blobs = [_flushed(tars[0]), _flushed(tars[1]), zlib_gzip(tars[2], level=6)]
     engine = engine_with(s3_store, tmp_path / "w", None)
-    results = [engine.put(bucket, f"l/p-{n}.tgz", write(tmp_path, "up.tgz", b)) for n, b in enumerate(blobs)]
+    results = put_all(engine, bucket, "l", blobs, tmp_path)
     assert [(r.stored_as, r.form, r.reason) for r in results] == [
         (StoredAs.REFERENCE, Form.PLAIN, None),
         (StoredAs.DIRECT, Form.PLAIN, DirectReason.NO_EXACT_RECIPE),
@@ -156,13 +156,7 @@ def test_glider_rescues_deltaglider_deltas_of_npm_tarballs(
     packed: list[bytes], seaweed: S3Endpoint, s3_store: S3ObjectStore, bucket: str, tmp_path: Path
 ) -> None:
     """deltaglider 6.2.0 cannot give these back; Glider rebuilds them with node's zlib."""
-    for n, blob in enumerate(packed):
-        folder = tmp_path / f"up-{n}"
-        folder.mkdir()
-        done = run_deltaglider(
-            seaweed, "cp", write(folder, f"p-{n}.tgz", blob), f"s3://{bucket}/dg/p-{n}.tgz"
-        )
-        assert done.returncode == 0, done.stderr
+    deltaglider_uploads(seaweed.env(), bucket, {f"dg/p-{n}.tgz": b for n, b in enumerate(packed)}, tmp_path)
     assert s3_store.head(bucket, "dg/p-1.tgz.delta").size < len(packed[1]) // 2
     engine = engine_with(s3_store, tmp_path / "r", node_zlib())
     for n, blob in enumerate(packed):

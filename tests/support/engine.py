@@ -103,6 +103,16 @@ def run_deltaglider(env: dict[str, str], *args: str | Path) -> subprocess.Comple
     )
 
 
+def deltaglider_uploads(env: dict[str, str], bucket: str, uploads: dict[str, bytes], tmp_path: Path) -> None:
+    """Each of `uploads` (key: bytes) by its own `deltaglider cp`, in order, from a file named as the
+    key's last part (deltaglider keeps the local name); an exit other than 0 fails the test."""
+    for n, (key, blob) in enumerate(uploads.items()):
+        folder = tmp_path / f"dg-up-{n}"
+        folder.mkdir()
+        done = run_deltaglider(env, "cp", write(folder, key.rpartition("/")[2], blob), f"s3://{bucket}/{key}")
+        assert done.returncode == 0, done.stderr
+
+
 def deltaglider_env(base: dict[str, str]) -> dict[str, str]:
     """Environment for the `deltaglider` 6.2.0 CLI: the test S3, and nothing that leaves loopback."""
     return base | {

@@ -1,5 +1,6 @@
 """Helpers for stats tests: write wire-format objects straight into a store, and compute the
-expected figures independently of `app.stats` (from what the test itself wrote)."""
+expected figures independently of `app.stats` (from what the test itself wrote); and one check of
+detailed stats over a bucket the engine filled (the gzip and bzip2/xz forms' tests)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
+from app.domain.keys import INTERNAL_PREFIX
 from app.domain.metadata import delta_metadata, direct_metadata, reference_metadata
+from app.engine.results import StoredAs
+from app.services.stats import StatsService
 from app.stats.model import BucketStats
 from app.storage.base import ObjectStore
 
@@ -89,3 +93,18 @@ def figures(stats: BucketStats) -> dict[str, int]:
         "total_size": stats.total_size,
         "space_saved": stats.space_saved,
     }
+
+
+def assert_stats_count_the_bucket(
+    store: ObjectStore, bucket: str, uploads: dict[str, bytes], kinds: list[StoredAs]
+) -> None:
+    """Detailed stats (cache off) of a bucket the test filled through the engine, against what is
+    stored and what was sent: the bucket's bytes (its stats documents aside), the uploads' total
+    size and count, and one delta object for each upload `kinds` says was not stored direct
+    (references and zero-diffs included)."""
+    stored = sum(o.size for o in store.iter_objects(bucket) if not o.key.startswith(INTERNAL_PREFIX))
+    stats = StatsService(store).get(bucket, "detailed", use_cache=False).stats
+    assert stats.compressed_size == stored
+    assert stats.total_size == sum(map(len, uploads.values()))
+    assert stats.object_count == len(uploads)
+    assert stats.delta_objects == sum(k is not StoredAs.DIRECT for k in kinds)
