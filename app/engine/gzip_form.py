@@ -1,17 +1,15 @@
 """The gzip-aware delta form: prepare an upload, rebuild a download, rescue deltaglider's deltas.
 
-Upload: the file is decompressed to a scratch file (limits enforced while it expands) and a zlib
-recipe that rebuilds it byte for byte is searched and proven (`gzip_recipe.find_recipe`, which
-compares every output byte and the SHA-256). The delta is then taken between the decompressed
-reference and the decompressed file. Download: decode against the decompressed reference, check
-the content's SHA-256, recompress with the recipe and the stored header; the reader then checks
-the file's SHA-256 as for any delta.
+Upload: the file is decompressed (limits enforced as it expands), a zlib recipe that rebuilds it
+byte for byte is found and proven (every output byte and the SHA-256 compared), and the delta is
+taken between the decompressed reference and file. Download: decode against the decompressed
+reference, check the content's SHA-256, recompress with the recipe and stored header; the reader
+then checks the file's SHA-256 as for any delta.
 
-Rescue: deltaglider 6.2.0 wrote `.tar.gz`/`.tgz` deltas with xdelta3's external recompression,
-which rarely gives the original bytes back. `xdelta3 -d -R` yields the exact decompressed file;
-a zlib recipe (stock or, with `DG_GZIP_NODE`, node's) and a header rebuilt from the reference's
-(or npm's: no name, mtime 0) restore it when one matches `dg-file-sha256` — a result is only
-ever returned after that hash matched.
+Rescue: deltaglider 6.2.0's `.tar.gz`/`.tgz` deltas (xdelta3's external recompression) rarely
+give the original bytes back. `xdelta3 -d -R` yields the exact decompressed file; a zlib recipe
+(stock or node's) and a header rebuilt from the reference's (or npm's: no name, mtime 0) restore
+it when one matches `dg-file-sha256`, and only then.
 """
 
 from __future__ import annotations
