@@ -6,10 +6,9 @@ taken between the decompressed reference and file. Download: decode against the 
 reference, check the content's SHA-256, recompress with the recipe and stored header; the reader
 then checks the file's SHA-256 as for any delta.
 
-Rescue: deltaglider 6.2.0's `.tar.gz`/`.tgz` deltas (xdelta3's external recompression) rarely
-give the original bytes back. `xdelta3 -d -R` yields the exact decompressed file; a zlib recipe
-(stock or node's) and a header rebuilt from the reference's (or npm's: no name, mtime 0) restore
-it when one matches `dg-file-sha256`, and only then.
+Rescue: deltaglider 6.2.0's `.tar.gz`/`.tgz` deltas rarely give the original bytes back;
+`xdelta3 -d -R` yields the decompressed file, which a recipe (stock or node's) and a header rebuilt
+from the reference's (or npm's) restore when one matches `dg-file-sha256`, and only then.
 """
 
 from __future__ import annotations
@@ -47,8 +46,8 @@ from app.errors import CodecError, IntegrityError, RecompressorUnavailable
 
 @dataclass(frozen=True, slots=True)
 class GzipSettings:
-    """`recipe_seconds` bounds each recipe search; `limits` bound decompression; `node_source`
-    gives the node recompressor that adds the node-zlib recipe family (`app.engine.node_zlib`)."""
+    """`recipe_seconds` bounds each recipe search; `limits` bound decompression; `node_source`:
+    the node recompressor of the node-zlib recipe family, found on first use (`NodeLocator`)."""
 
     limits: ExpandLimits
     recipe_seconds: float
@@ -56,7 +55,7 @@ class GzipSettings:
 
     @property
     def node(self) -> NodeZlib | None:
-        """The node recompressor, None without one (found on first use: `NodeLocator`)."""
+        """The node recompressor, None without one."""
         return self.node_source()
 
 
