@@ -112,14 +112,16 @@ def convert(field: FieldSpec, raw: object) -> object:
     value = parse(field.annotation, raw)
     spec = field.spec
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if spec.ge is not None and not value >= spec.ge:
-            raise ValueError(f"must be at least {spec.ge}")
-        if spec.gt is not None and not value > spec.gt:
-            raise ValueError(f"must be more than {spec.gt}")
+        # pydantic's order (a NaN fails the first bound checked) and its float bounds ("0.0").
+        bound = float if isinstance(value, float) else int
         if spec.le is not None and not value <= spec.le:
-            raise ValueError(f"must be at most {spec.le}")
+            raise ValueError(f"must be at most {bound(spec.le)}")
         if spec.lt is not None and not value < spec.lt:
-            raise ValueError(f"must be less than {spec.lt}")
+            raise ValueError(f"must be less than {bound(spec.lt)}")
+        if spec.ge is not None and not value >= spec.ge:
+            raise ValueError(f"must be at least {bound(spec.ge)}")
+        if spec.gt is not None and not value > spec.gt:
+            raise ValueError(f"must be more than {bound(spec.gt)}")
     return spec.check(value) if spec.check is not None else value
 
 
