@@ -95,8 +95,9 @@ def read(cls: type, environ: Mapping[str, str], overrides: Mapping[str, object])
             except SettingsError as err:
                 problems.extend(err.problems)
             continue
-        var = next((n for n in f.names if n in present), None)
-        raw = overrides[f.name] if f.name in overrides else present[var] if var is not None else f.default
+        given = f.name in overrides
+        var = None if given else next((n for n in f.names if n in present), None)
+        raw = overrides[f.name] if given else present[var] if var is not None else f.default
         try:
             values[f.name] = convert(f, raw)
         except ValueError as err:
