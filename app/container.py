@@ -11,6 +11,7 @@ on `Services.resources`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -106,8 +107,8 @@ def with_work_area(settings: Settings, resources: contextlib.ExitStack) -> Setti
     deltas, rebuilds), claimed after sweeping what killed processes left there; removed at close."""
     area = WorkArea.claim(work_root(settings))
     resources.callback(area.close)
-    engine = settings.engine.model_copy(update={"work_dir": area.path})
-    return settings.model_copy(update={"engine": engine})
+    engine = dataclasses.replace(settings.engine, work_dir=area.path)
+    return dataclasses.replace(settings, engine=engine)
 
 
 def build_services(settings: Settings, metrics: Metrics) -> Services:

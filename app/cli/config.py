@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from pydantic import BaseModel, SecretStr
 
 from app.cli.config_table import END_MARKER, START_MARKER, render_table, replace_section
 from app.cli.config_vars import config_vars, format_value
-from app.settings import Settings
+from app.settings import Group, Secret, Settings
 
 MASK = "********"
 
@@ -37,7 +36,7 @@ class EffectiveValue:
 
 
 def _value_text(value: object) -> str:
-    if isinstance(value, SecretStr):
+    if isinstance(value, Secret):
         return MASK
     return "" if value is None else format_value(value)
 
@@ -45,24 +44,21 @@ def _value_text(value: object) -> str:
 def _set_by(names: tuple[str, ...], environ: typing.Mapping[str, str]) -> str:
     """Which of `names` the environment sets (matched case-insensitively, as `Group` reads them)."""
     present = {key.upper() for key in environ}
-    return next((name for name in names if name in present), Source.ENVIRONMENT.value)
+    return next((name for name in names if name in present), Source.DEFAULT.value)
 
 
 def effective_values(
     settings: Settings, environ: typing.Mapping[str, str] | None = None
 ) -> tuple[EffectiveValue, ...]:
-    """Every variable's value in `settings`, secrets masked, with where it came from."""
+    """Every variable's value in `settings`, secrets masked, with the variable that set it (else
+    the default: keyword values given to a group in code are not the environment's)."""
     environ = os.environ if environ is None else environ
-    rows = {(row.group, row.field): row for row in config_vars(type(settings))}
     values: list[EffectiveValue] = []
-    for group_name in type(settings).model_fields:
-        group = getattr(settings, group_name)
-        assert isinstance(group, BaseModel)
-        for field_name in type(group).model_fields:
-            row = rows[(group_name, field_name)]
-            explicit = field_name in group.model_fields_set
-            source = _set_by(row.names, environ) if explicit else Source.DEFAULT.value
-            values.append(EffectiveValue(row.names[0], _value_text(getattr(group, field_name)), source))
+    for row in config_vars(type(settings)):
+        group = getattr(settings, row.group)
+        assert isinstance(group, Group)
+        value = _value_text(getattr(group, row.field))
+        values.append(EffectiveValue(row.names[0], value, _set_by(row.names, environ)))
     return tuple(values)
 
 

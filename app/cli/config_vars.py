@@ -1,8 +1,8 @@
 """Settings described as an operator sees them: every environment variable a field reads.
 
-For each field of `app.settings.Settings`: the variables it reads (`app.settings.env_names`: its
-group's `env_prefix` + the field name, or the field's validation aliases, first listed first), its type and
-constraints in words, its default and its description. Secrets (`SecretStr` fields) get no default
+For each field of `app.settings.Settings`: the variables it reads (`app.settings.field_specs`: its
+group's `env_prefix` + the field name, or the names its `setting` lists, first listed first), its type and
+constraints in words, its default and its description. Secrets (`Secret` fields) get no default
 shown. Both `glider config table` (the README's reference) and `glider config show` build on this.
 """
 
@@ -14,11 +14,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-import annotated_types
-from pydantic import SecretStr
-from pydantic.fields import FieldInfo
-
-from app.settings import Group, Settings, env_names
+from app.settings import FieldSpec, Group, Secret, Settings, field_specs
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +28,6 @@ class ConfigVar:
     default: str
     description: str
     secret: bool
-
-
-def _is_secret(annotation: object) -> bool:
-    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
 
 
 def _base_type(annotation: object) -> tuple[str, bool]:
@@ -58,28 +50,20 @@ def _base_type(annotation: object) -> tuple[str, bool]:
         float: "number",
         str: "string",
         Path: "path",
-        SecretStr: "secret",
+        Secret: "secret",
     }
     return names.get(annotation, getattr(annotation, "__name__", str(annotation))), False
 
 
-def _constraints(info: FieldInfo) -> str:
-    parts: list[str] = []
-    for item in info.metadata:
-        if isinstance(item, annotated_types.Ge):
-            parts.append(f"≥ {item.ge}")
-        elif isinstance(item, annotated_types.Gt):
-            parts.append(f"> {item.gt}")
-        elif isinstance(item, annotated_types.Le):
-            parts.append(f"≤ {item.le}")
-        elif isinstance(item, annotated_types.Lt):
-            parts.append(f"< {item.lt}")
-    return ", ".join(parts)
+def _constraints(field: FieldSpec) -> str:
+    spec = field.spec
+    bounds = (("≥", spec.ge), (">", spec.gt), ("≤", spec.le), ("<", spec.lt))
+    return ", ".join(f"{sign} {bound}" for sign, bound in bounds if bound is not None)
 
 
-def _type_text(info: FieldInfo) -> str:
-    name, _ = _base_type(info.annotation)
-    limits = _constraints(info)
+def _type_text(field: FieldSpec) -> str:
+    name, _ = _base_type(field.annotation)
+    limits = _constraints(field)
     return f"{name}, {limits}" if limits else name
 
 
@@ -96,22 +80,22 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def _default_text(info: FieldInfo, secret: bool) -> str:
-    default = info.get_default(call_default_factory=True)
+def _default_text(field: FieldSpec) -> str:
+    default = field.default
     if default is None or default == ():
         return "unset"
-    if secret:
+    if field.secret:
         return "*(hidden)*"
     return f"`{format_value(default)}`"
 
 
 def _groups(settings_cls: type[Settings]) -> list[tuple[str, type[Group]]]:
     groups: list[tuple[str, type[Group]]] = []
-    for name, info in settings_cls.model_fields.items():
-        group = info.annotation
+    for field in field_specs(settings_cls):
+        group = field.annotation
         if not (isinstance(group, type) and issubclass(group, Group)):
-            raise TypeError(f"Settings.{name} is not a settings group")
-        groups.append((name, group))
+            raise TypeError(f"Settings.{field.name} is not a settings group")
+        groups.append((field.name, group))
     return groups
 
 
@@ -119,17 +103,16 @@ def config_vars(settings_cls: type[Settings] = Settings) -> tuple[ConfigVar, ...
     """Every settings field in declaration order (groups as Settings lists them)."""
     rows: list[ConfigVar] = []
     for group_name, group in _groups(settings_cls):
-        for field_name, info in group.model_fields.items():
-            secret = _is_secret(info.annotation)
+        for field in field_specs(group):
             rows.append(
                 ConfigVar(
                     group=group_name,
-                    field=field_name,
-                    names=env_names(field_name, info, group.env_prefix),
-                    type=_type_text(info),
-                    default=_default_text(info, secret),
-                    description=(info.description or "").strip(),
-                    secret=secret,
+                    field=field.name,
+                    names=field.names,
+                    type=_type_text(field),
+                    default=_default_text(field),
+                    description=field.spec.description.strip(),
+                    secret=field.secret,
                 )
             )
     return tuple(rows)

@@ -11,6 +11,7 @@ generated when none is configured, and the banner says how to reach all of it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -24,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-from pydantic import SecretStr
 
 from app.components import S3Target, build_store, settings_target
 from app.container import embedded_data_dir
 from app.errors import Conflict
-from app.settings import Settings
+from app.settings import Secret, Settings
 from app.storage.seaweed import SeaweedServer
 from app.storage.seaweed_child import private_dir
 
@@ -154,23 +154,22 @@ def _with_token(settings: Settings) -> tuple[Settings, str | None]:
     if not settings.auth.enabled or settings.auth.token_scopes():
         return settings, None
     token = secrets.token_urlsafe(32)
-    tokens = SecretStr('{"%s": ["upload", "read", "admin"]}' % token)  # noqa: UP031 - JSON braces
-    return settings.model_copy(update={"auth": settings.auth.model_copy(update={"tokens": tokens})}), token
+    tokens = Secret('{"%s": ["upload", "read", "admin"]}' % token)  # noqa: UP031 - JSON braces
+    return dataclasses.replace(settings, auth=dataclasses.replace(settings.auth, tokens=tokens)), token
 
 
 def _with_target(settings: Settings, target: S3Target) -> Settings:
     """`target` written into the settings, so the app's own wiring uses it instead of starting
     another SeaweedFS."""
-    secret = SecretStr(target.secret_access_key) if target.secret_access_key is not None else None
-    s3 = settings.s3.model_copy(
-        update={
-            "endpoint_url": target.endpoint_url,
-            "access_key_id": target.access_key_id,
-            "secret_access_key": secret,
-        }
+    secret = Secret(target.secret_access_key) if target.secret_access_key is not None else None
+    s3 = dataclasses.replace(
+        settings.s3,
+        endpoint_url=target.endpoint_url,
+        access_key_id=target.access_key_id,
+        secret_access_key=secret,
     )
-    server = settings.server.model_copy(update={"embedded_s3": True})
-    return settings.model_copy(update={"s3": s3, "server": server})
+    server = dataclasses.replace(settings.server, embedded_s3=True)
+    return dataclasses.replace(settings, s3=s3, server=server)
 
 
 @contextlib.contextmanager

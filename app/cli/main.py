@@ -5,7 +5,7 @@ Exit statuses (distinct per error class, documented in the README):
 6 storage unavailable, 7 access denied/unauthorized, 8 codec failure.
 
 Click's "lazily loading subcommands" pattern: `glider --help` lists the commands from the table
-below without importing any command module (the server stack, pydantic settings, the engine
+below without importing any command module (the server stack, pydantic, the settings, the engine
 and the S3 libraries all stay unloaded), and `glider cp` imports `app.cli.objects` alone.
 `tests/unit/test_cli_startup.py` checks the table against the commands and the imports.
 """

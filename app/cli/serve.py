@@ -7,6 +7,7 @@ a token generated and printed with ready-to-paste commands, one line for start-u
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from types import FrameType
 
@@ -40,7 +41,7 @@ def serve(host: str | None, port: int | None, embedded: bool) -> None:
     configure_logging(settings.log.level, settings.log.json_format)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
-    limits = server_options(HttpLimits(**settings.http.model_dump()))  # header/body/connection bounds
+    limits = server_options(HttpLimits(**dataclasses.asdict(settings.http)))  # header/body/connection bounds
     # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit(0) it ends the process
     # with exit code 0 (`docker stop`, Kubernetes) and lets the stack below stop an embedded SeaweedFS.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)

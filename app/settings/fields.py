@@ -1,21 +1,80 @@
-"""What the settings groups share: the base group (reading the environment), list and URL parsing,
-token JSON, cache root."""
+"""What the settings groups share: the `setting` field declaration, the `Secret` type, list and URL
+parsing, token JSON, cache root."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict
-from pydantic.fields import FieldInfo
+T = TypeVar("T")
 
-# Comma-separated in the environment (`split_commas` runs before validation): never JSON.
+# Comma-separated in the environment (`split_commas` splits it): never JSON.
 CommaList = tuple[str, ...]
+
+SPEC = "glider.setting"  # the dataclass field metadata key `setting` fills
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Spec:
+    """How one field is read: the variables naming it (empty: the group's prefix + its name; else
+    the first listed that is set wins), its bounds, its description, and a check run on the
+    converted value that returns the value to keep or raises ValueError in the operator's words."""
+
+    names: tuple[str, ...] = ()
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    description: str = ""
+    check: Callable[[Any], Any] | None = None
+
+
+def setting(
+    *,
+    default: T,
+    description: str,
+    names: tuple[str, ...] = (),
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    check: Callable[[Any], Any] | None = None,
+) -> T:
+    """A settings field: `port: int = setting(default=8080, ge=0, le=65535, description=...)`."""
+    spec = Spec(names, ge, gt, le, lt, description, check)
+    return dataclasses.field(default=default, metadata={SPEC: spec})
+
+
+class Secret:
+    """A string never shown by repr or str (a log line or traceback holding settings stays safe)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
 
 
 def split_commas(value: object) -> object:
@@ -70,39 +129,3 @@ def default_cache_root() -> Path:
         return home_cache / "glider"
     except OSError:
         return Path(tempfile.gettempdir()) / "glider"
-
-
-def env_names(field_name: str, info: FieldInfo, env_prefix: str) -> tuple[str, ...]:
-    """The variables a field reads: its validation aliases if any (first listed wins), else the
-    group's prefix + the field name. Upper-case; matched case-insensitively."""
-    alias = info.validation_alias
-    if isinstance(alias, AliasChoices):
-        return tuple(str(choice).upper() for choice in alias.choices if isinstance(choice, str))
-    if isinstance(alias, str):
-        return (alias.upper(),)
-    return ((env_prefix + field_name).upper(),)
-
-
-def env_values(group: type[Group], environ: Mapping[str, str]) -> dict[str, str]:
-    """The raw value of each of `group`'s fields the environment sets, by field name."""
-    present = {key.upper(): value for key, value in environ.items()}
-    values = {}
-    for name, info in group.model_fields.items():
-        var = next((n for n in env_names(name, info, group.env_prefix) if n in present), None)
-        if var is not None:
-            values[name] = present[var]
-    return values
-
-
-class Group(BaseModel):
-    """A settings group: each field from the environment (see `env_names`), keyword arguments over it.
-
-    Read by hand rather than with pydantic-settings: importing that costs every CLI process ~30 ms
-    of CPU (about a tenth of a small `glider cp`), and these groups need only its environment
-    source: plain strings validated by pydantic, never JSON-decoded, no dotenv or secrets files."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, validate_default=True)
-    env_prefix: ClassVar[str] = ""
-
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**(env_values(type(self), os.environ) | values))

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AliasChoices
 
-from app.settings import Group, Settings
+from app.settings import Group, Settings, field_specs
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -94,23 +93,16 @@ def k8s_object(kind: str) -> dict[str, Any]:
 def settings_env_names() -> frozenset[str]:
     """Every environment variable Settings reads, derived from the Settings classes themselves.
 
-    A field with a `validation_alias` is read from the alias(es) only; any other field from its
-    group's `env_prefix` + field name. Upper-cased (matched case-insensitively).
+    A field whose `setting` lists names is read from those only; any other field from its group's
+    `env_prefix` + field name. Upper-cased (matched case-insensitively).
     """
     names: set[str] = set()
-    for group_field in Settings.model_fields.values():
+    for group_field in field_specs(Settings):
         group = group_field.annotation
         assert isinstance(group, type), group
         assert issubclass(group, Group), group
-        prefix = group.env_prefix
-        for name, field in group.model_fields.items():
-            alias = field.validation_alias
-            if isinstance(alias, AliasChoices):
-                names.update(str(choice).upper() for choice in alias.choices if isinstance(choice, str))
-            elif isinstance(alias, str):
-                names.add(alias.upper())
-            else:
-                names.add(f"{prefix}{name}".upper())
+        for field in field_specs(group):
+            names.update(field.names)
     return frozenset(names)
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from app.api.deps import readiness, stats_service
 from app.container import assemble
@@ -21,6 +20,7 @@ from app.settings import (
     CacheSettings,
     EngineSettings,
     SchedulerSettings,
+    Secret,
     ServerSettings,
     Settings,
 )
@@ -54,9 +54,7 @@ class NotReady:
 @pytest.fixture
 def app_client(tmp_path: Path) -> Iterator[AppClient]:
     settings = Settings(
-        auth=AuthSettings(
-            tokens=SecretStr(json.dumps({"tok-0123456789abcdef": ["read", "upload", "admin"]}))
-        ),
+        auth=AuthSettings(tokens=Secret(json.dumps({"tok-0123456789abcdef": ["read", "upload", "admin"]}))),
         cache=CacheSettings(backend="memory", memory_size_mb=8),
         engine=EngineSettings(work_dir=tmp_path / "work"),
         scheduler=SchedulerSettings(clear_cache_interval=0, warm_interval=0),

@@ -10,12 +10,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from app.container import assemble
 from app.main import create_app
 from app.observability.metrics import Metrics
-from app.settings import AuthSettings, CacheSettings, SchedulerSettings, ServerSettings, Settings
+from app.settings import AuthSettings, CacheSettings, SchedulerSettings, Secret, ServerSettings, Settings
 from app.storage.memory import MemoryObjectStore
 from tests.support.service import AppClient
 
@@ -24,9 +23,9 @@ DOCUMENTS = ("/docs", "/redoc", "/openapi.json")
 
 
 def _client(open_docs: bool | None) -> AppClient:
-    auth = AuthSettings(tokens=SecretStr(json.dumps(TOKENS)))
+    auth = AuthSettings(tokens=Secret(json.dumps(TOKENS)))
     if open_docs is not None:
-        auth = AuthSettings(tokens=SecretStr(json.dumps(TOKENS)), open_docs=open_docs)
+        auth = AuthSettings(tokens=Secret(json.dumps(TOKENS)), open_docs=open_docs)
     settings = Settings(
         auth=auth,
         cache=CacheSettings(backend="memory", memory_size_mb=16),

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from app.container import assemble
 from app.errors import StorageUnavailable
@@ -21,6 +20,7 @@ from app.settings import (
     CacheSettings,
     EngineSettings,
     SchedulerSettings,
+    Secret,
     ServerSettings,
     Settings,
 )
@@ -58,7 +58,7 @@ def store() -> MemoryObjectStore:
 @pytest.fixture
 def settings(work_dir: Path) -> Settings:
     return Settings(
-        auth=AuthSettings(tokens=SecretStr(json.dumps(TOKENS))),
+        auth=AuthSettings(tokens=Secret(json.dumps(TOKENS))),
         cache=CacheSettings(backend="memory", memory_size_mb=64),
         engine=EngineSettings(work_dir=work_dir),
         scheduler=SchedulerSettings(clear_cache_interval=0, warm_interval=0),

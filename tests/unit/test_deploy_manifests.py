@@ -157,7 +157,7 @@ def test_values_set_are_accepted_by_settings(
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, str(value))
-    settings = Settings()  # raises ValidationError on a bad value
+    settings = Settings()  # raises SettingsError on a bad value
     if "DG_API_TOKENS" in env:
         assert settings.auth.token_scopes(), origin
     if "DG_CACHE_DIR" in env:

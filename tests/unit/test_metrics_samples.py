@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
 from app.container import assemble
 from app.main import create_app
@@ -20,6 +19,7 @@ from app.settings import (
     CacheSettings,
     EngineSettings,
     SchedulerSettings,
+    Secret,
     ServerSettings,
     Settings,
 )
@@ -35,7 +35,7 @@ REFERENCE_BYTES = 400 * 1024  # four of these cannot share a 1 MiB cache
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[AppClient]:
     settings = Settings(
-        auth=AuthSettings(tokens=SecretStr(json.dumps({TOKEN: ["read", "upload", "admin"]}))),
+        auth=AuthSettings(tokens=Secret(json.dumps({TOKEN: ["read", "upload", "admin"]}))),
         cache=CacheSettings(backend="memory", memory_size_mb=1),
         engine=EngineSettings(work_dir=tmp_path / "work"),
         scheduler=SchedulerSettings(clear_cache_interval=0, warm_interval=0),

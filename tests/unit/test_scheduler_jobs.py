@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from app.container import assemble
 from app.errors import BucketNotFound
@@ -23,7 +22,7 @@ from app.scheduler import (
     warm_stats_job,
 )
 from app.services.bundle import Services
-from app.settings import CacheSettings, EngineSettings, SchedulerSettings, Settings
+from app.settings import CacheSettings, EngineSettings, SchedulerSettings, Settings, SettingsError
 from app.stats.model import StatsMode
 from app.storage.memory import MemoryObjectStore
 
@@ -58,7 +57,7 @@ def test_jobs_follow_the_settings(services: Services) -> None:
             assert job.misfire_grace_time == 60
     finally:
         both.shutdown(wait=False)
-    with pytest.raises(ValidationError, match="warm_modes"):
+    with pytest.raises(SettingsError, match="DG_WARM_MODES"):
         SchedulerSettings(warm_modes=("fast",))  # type: ignore[arg-type]  # a bad mode never reaches a job
 
 

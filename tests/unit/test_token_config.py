@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr, ValidationError
 
-from app.settings import MIN_TOKEN_LENGTH, AuthSettings, parse_tokens
+from app.settings import MIN_TOKEN_LENGTH, AuthSettings, Secret, SettingsError, parse_tokens
 
 STRONG = "s" * MIN_TOKEN_LENGTH
 
@@ -30,8 +29,8 @@ def test_a_short_token_is_refused_without_echoing_it(weak: str) -> None:
 
 
 def test_the_environment_value_is_checked_when_settings_are_read() -> None:
-    with pytest.raises(ValidationError, match="shorter than 16 characters"):
-        AuthSettings(tokens=SecretStr(json.dumps({"short": ["read"]})))
+    with pytest.raises(SettingsError, match="shorter than 16 characters"):
+        AuthSettings(tokens=Secret(json.dumps({"short": ["read"]})))
 
 
 def test_the_file_is_checked_and_named(tmp_path: Path) -> None:
