@@ -47,10 +47,12 @@ def _library(codec: ContainerCodec) -> str:
 
 @contextmanager
 def prepare_compressed(
-    up: Upload, settings: GzipSettings, work_dir: Path | None
+    up: Upload, settings: GzipSettings, work_dir: Path | None, *, first_version: bool = False
 ) -> Iterator[PreparedContent | None]:
     """Expand a gzip, bzip2 or xz upload and prove a recipe; None when it is not one clean stream
-    or no recipe rebuilds it. Raises DecompressionBomb past the limits. The scratch content is
+    or no recipe rebuilds it. A gzip `first_version` (no reference.bin yet: it becomes the
+    reference verbatim) searches for its recipe only if asked, e.g. after losing the race to
+    create the reference. Raises DecompressionBomb past the limits. The scratch content is
     deleted on exit."""
     what = f"s3://{up.bucket}/{up.key}"
     codec = codec_of(up.path)
@@ -58,7 +60,7 @@ def prepare_compressed(
         with _prepare_container(codec, up, settings, work_dir, what) as content:
             yield content
         return
-    with prepare_gzip(up.path, up.sha256, settings, work_dir, what) as prepared:
+    with prepare_gzip(up.path, up.sha256, settings, work_dir, what, prove=not first_version) as prepared:
         yield None if prepared is None else _gzip_content(prepared, settings.node)
 
 

@@ -71,19 +71,18 @@ class PreparedGzip:
 
 @contextmanager
 def prepare_upload(
-    path: Path, sha256: str, settings: GzipSettings, work_dir: Path | None, what: str
+    path: Path, sha256: str, settings: GzipSettings, work_dir: Path | None, what: str, *, prove: bool = True
 ) -> Iterator[PreparedGzip | None]:
-    """Decompress and start proving a recipe; None when `path` is not a clean single-member gzip.
-
-    The likeliest candidate is proven while the file decompresses (`gzip_proof`). Raises
-    DecompressionBomb past the limits. The scratch content is deleted, the proof stopped, on exit.
-    """
+    """Decompress and prove a recipe; None when `path` is not a clean single-member gzip. The
+    likeliest candidate is proven while the file decompresses (`gzip_proof`); without `prove` (a
+    reference-to-be needs no recipe) the search runs only if `recipe.result()` is asked for.
+    Raises DecompressionBomb past the limits. Scratch content deleted, proof stopped, on exit."""
     header = read_header(path)
     if header is None:
         yield None
         return
     first = next(candidates(header.xfl), None)
-    proof = StreamProof(path, header, first, sha256) if first is not None else None
+    proof = StreamProof(path, header, first, sha256) if first is not None and prove else None
     with scratch_file(work_dir, ".raw") as raw:
         try:
             tap = proof.feed if proof else None

@@ -140,7 +140,7 @@ class Writer:
         gzip = self._policy.gzip
         if gzip is None or not is_compressed(up.path):
             return self.put_plain(up, space, ref)
-        with prepare_compressed(up, gzip, self._policy.work_dir) as content:
+        with prepare_compressed(up, gzip, self._policy.work_dir, first_version=ref is None) as content:
             done = None if content is None else self._gzip.put_content(up, space, ref, content)
             if done is not None:
                 return done

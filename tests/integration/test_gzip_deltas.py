@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import struct
 import subprocess
+import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from app.caches.filesystem import FilesystemReferenceCache
 from app.engine.engine import DeltaEngine
 from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
-from app.engine.results import DirectReason, Form, StoredAs
+from app.engine.results import DirectReason, Form, PutResult, StoredAs
 from app.errors import DecompressionBomb
 from app.storage.s3 import S3ObjectStore
 from tests.conftest import S3Endpoint
@@ -306,3 +308,26 @@ def test_the_decompressed_reference_lives_only_in_the_encrypted_local_cache(
     assert all(marker not in p.read_bytes() for p in entries)
     engine.get(bucket, "c/p-1.tgz", tmp_path / "out")  # served from the cached content
     assert (tmp_path / "out").read_bytes() == blobs[1]
+
+
+def test_racing_first_versions_one_reference_the_others_proven_gzip_deltas(
+    s3_store: S3ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    """A first version skips the recipe proof (it is stored verbatim); a writer that then loses
+    the race to create reference.bin searches for its recipe after all and stores a gzip delta."""
+    engine = gzip_engine(s3_store, tmp_path)
+    blobs = {f"race/pkg-{n}.tar.gz": zlib_gzip(tar, level=6) for n, tar in enumerate(tar_versions(4))}
+    paths = {key: write(tmp_path, f"up-{n}.tar.gz", blob) for n, (key, blob) in enumerate(blobs.items())}
+    start = threading.Barrier(len(paths))
+
+    def upload(key: str) -> PutResult:
+        start.wait(timeout=60)
+        return engine.put(bucket, key, paths[key])
+
+    with ThreadPoolExecutor(len(paths)) as pool:
+        results = list(pool.map(upload, paths))
+    assert sorted((r.stored_as, r.form) for r in results) == sorted(
+        [(StoredAs.REFERENCE, Form.PLAIN)] + [(StoredAs.DELTA, Form.GZIP)] * 3
+    )
+    for key, blob in blobs.items():
+        roundtrip(engine, bucket, key, tmp_path, blob)

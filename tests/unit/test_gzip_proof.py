@@ -112,6 +112,23 @@ def test_prepare_upload_proves_the_recipe_streamed_or_searched(
     assert not [t for t in threading.enumerate() if t.name == "gzip-proof"]
 
 
+@pytest.mark.parametrize("prove", [True, False])
+def test_a_reference_to_be_starts_no_proof_and_searches_only_when_asked(tmp_path: Path, prove: bool) -> None:
+    """prove=False (a first version, stored verbatim) spends no deflate unless the recipe is asked
+    for (the writer lost the race to create reference.bin and needs a delta after all)."""
+    data = _data()
+    blob = zlib_gzip(data, level=6)
+    path = tmp_path / "up.tar.gz"
+    path.write_bytes(blob)
+    with prepare_upload(
+        path, hashlib.sha256(blob).hexdigest(), SETTINGS, tmp_path, "t", prove=prove
+    ) as prepared:
+        assert prepared is not None
+        assert prepared.recipe.likely is prove  # the streamed proof runs only when asked to prove
+        assert prepared.raw.read_bytes() == data
+        assert prepared.recipe.result() == Recipe(6)
+
+
 def test_prepare_upload_of_a_late_divergent_stream_finds_no_recipe(tmp_path: Path) -> None:
     blob = late_divergent_gzip(_data())
     path = tmp_path / "up.tar.gz"
