@@ -138,12 +138,14 @@ def render(samples: dict[tuple[str, str], list[Sample]], stored: dict[str, str],
         "",
         *verdicts,
         "",
-        f"The floor: the recipe proof must recompress all of the content with zlib (byte-compare and "
-        f"SHA-256 before the upload is acknowledged); that one deflate alone took {floor[0]:.2f} CPU s "
-        "here, single-threaded (zlib's deflate cannot be split and stay byte-identical). The upload "
-        "runs the proof in its own thread while the file decompresses, and the reference PUT (v1) or "
-        "the xdelta3 encode (v2) alongside it, so on idle cores the wall time approaches that floor "
-        "plus process start; on a loaded machine the wall ratio tends to the CPU ratio.",
+        "A first file is stored verbatim as reference.bin and needs no recipe: it pays the "
+        "decompression (for the content's SHA-256 and the expanded copy later versions diff "
+        "against), not a proof. The floor of a later version: the recipe proof must recompress all "
+        "of the content with zlib (byte-compare and SHA-256 before the upload is acknowledged); that "
+        f"one deflate alone took {floor[0]:.2f} CPU s here, single-threaded (zlib's deflate cannot be "
+        "split and stay byte-identical). The upload runs the proof in its own thread while the file "
+        "decompresses, and the xdelta3 encode alongside it, so on idle cores the wall time approaches "
+        "that floor plus process start; on a loaded machine the wall ratio tends to the CPU ratio.",
     ]
     return "\n".join(lines) + "\n"
 
