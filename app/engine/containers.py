@@ -29,7 +29,7 @@ from app.domain.metadata import DeltaInfo, read_field
 from app.engine.codec import DeltaCodec
 from app.engine.container_kinds import codec_for_form, codec_of
 from app.engine.container_stream import ContainerCodec, expand_stream, find_recipe, read_head, write_stream
-from app.engine.content_delta import PreparedContent, Searched, rebuild_content
+from app.engine.content_delta import Deferred, PreparedContent, rebuild_content
 from app.engine.expanded import ExpandedReferences
 from app.engine.gzip_form import GzipSettings, PreparedGzip, form_info
 from app.engine.gzip_form import prepare_upload as prepare_gzip
@@ -50,14 +50,14 @@ def prepare_compressed(
     up: Upload, settings: GzipSettings, work_dir: Path | None, *, first_version: bool = False
 ) -> Iterator[PreparedContent | None]:
     """Expand a gzip, bzip2 or xz upload and prove a recipe; None when it is not one clean stream
-    or no recipe rebuilds it. A gzip `first_version` (no reference.bin yet: it becomes the
-    reference verbatim) searches for its recipe only if asked, e.g. after losing the race to
-    create the reference. Raises DecompressionBomb past the limits. The scratch content is
+    or (a later version) no recipe rebuilds it. A `first_version` (no reference.bin yet: it becomes
+    the reference verbatim, recipe or not) searches for its recipe only if asked, after losing the
+    race to create the reference. Raises DecompressionBomb past the limits. The scratch content is
     deleted on exit."""
     what = f"s3://{up.bucket}/{up.key}"
     codec = codec_of(up.path)
     if codec is not None:
-        with _prepare_container(codec, up, settings, work_dir, what) as content:
+        with _prepare_container(codec, up, settings, work_dir, what, first_version=first_version) as content:
             yield content
         return
     with prepare_gzip(up.path, up.sha256, settings, work_dir, what, prove=not first_version) as prepared:
@@ -82,22 +82,26 @@ def _gzip_content(prepared: PreparedGzip, node: NodeZlib | None) -> PreparedCont
 
 @contextmanager
 def _prepare_container(
-    codec: ContainerCodec, up: Upload, settings: GzipSettings, work_dir: Path | None, what: str
-) -> Iterator[PreparedContent | None]:
+    codec: ContainerCodec, up: Upload, settings: GzipSettings, work_dir: Path | None, what: str,
+    *, first_version: bool,
+) -> Iterator[PreparedContent | None]:  # fmt: skip
     with scratch_file(work_dir, ".raw") as raw:
         content = expand_stream(up.path, raw, codec, settings.limits, what)
-        recipe = (
-            None if content is None else find_recipe(codec, raw, up.path, settings.recipe_seconds, up.sha256)
-        )
-        if content is None or recipe is None:
+        if content is None:
+            yield None
+            return
+        pending = Deferred(lambda: find_recipe(codec, raw, up.path, settings.recipe_seconds, up.sha256))
+        if not first_version and pending.result() is None:
             yield None
             return
 
         def form_for(ref_raw_sha: str) -> dict[str, str]:
+            recipe = pending.result()
+            assert recipe is not None  # the writer asks only once a recipe is found
             info = ContainerFormInfo(codec.form, recipe, content.raw_sha256, content.raw_size, ref_raw_sha)
             return container_form_metadata(info, _library(codec))
 
-        yield PreparedContent(raw, content.raw_sha256, Searched(recipe), form_for)
+        yield PreparedContent(raw, content.raw_sha256, pending, form_for)
 
 
 class ContainerReads:

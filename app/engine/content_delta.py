@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from app.domain.files import scratch_file
 from app.domain.hashing import sha256_file
@@ -19,6 +19,8 @@ from app.domain.metadata import DeltaInfo
 from app.engine.codec import DeltaCodec
 from app.engine.expanded import ExpandedReferences
 from app.errors import IntegrityError
+
+T = TypeVar("T")
 
 
 class PendingRecipe(Protocol):
@@ -31,15 +33,24 @@ class PendingRecipe(Protocol):
     def result(self) -> object | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Searched:
-    """A recipe already searched for (None: none rebuilds the file)."""
+class Deferred(Generic[T]):
+    """A recipe searched for only when first asked (once): a first version, stored verbatim as
+    reference.bin, needs none unless its writer loses the race to create the reference."""
 
-    recipe: object | None
-    likely: bool = False
+    likely = False  # no proof runs alongside: the writer asks `result()` before any work
 
-    def result(self) -> object | None:
-        return self.recipe
+    def __init__(self, search: Callable[[], T | None]) -> None:
+        self._search: Callable[[], T | None] | None = search
+        self._recipe: T | None = None
+
+    @property
+    def searched(self) -> bool:
+        return self._search is None
+
+    def result(self) -> T | None:
+        if self._search is not None:
+            self._recipe, self._search = self._search(), None
+        return self._recipe
 
 
 @dataclass(frozen=True, slots=True)

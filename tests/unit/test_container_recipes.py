@@ -15,8 +15,12 @@ from app.engine.container_kinds import codec_for_head, expand_any
 from app.engine.container_stream import ContainerCodec, expand_stream, find_recipe
 from app.engine.container_xz import XzCodec, decode
 from app.engine.container_xz import candidates as xz_candidates
+from app.engine.containers import prepare_compressed
+from app.engine.content_delta import Deferred
+from app.engine.gzip_form import GzipSettings
 from app.engine.gzip_stream import ExpandLimits
 from app.engine.results import Form, PutResult, StoredAs
+from app.engine.upload_file import Upload
 from app.errors import DecompressionBomb
 from tests.support.containers import bzip2_tool, python_bz2, python_xz, xz_tool
 from tests.support.gzips import tar_versions
@@ -120,3 +124,20 @@ def test_bombs_are_refused_by_size_and_by_ratio(fmt: str, tmp_path: Path) -> Non
 def test_the_cli_line_names_the_content_form(form: Form) -> None:
     result = PutResult("b", "k.tar", StoredAs.DELTA, 1000, 50, "0" * 64, "k.tar.delta", form=form)
     assert put_summary(result) == f"delta, {form.value}-aware, 1,000 bytes stored as 50, 5.0%"
+
+
+@pytest.mark.parametrize("first_version", [True, False])
+def test_a_first_version_searches_its_recipe_only_when_asked(first_version: bool, tmp_path: Path) -> None:
+    """A first version becomes reference.bin verbatim: no recompression unless its writer lost the
+    race to create the reference and asks for the recipe; a later one is searched up front."""
+    blob = bzip2_tool(TAR, 9)
+    path = tmp_path / "up.tar.bz2"
+    path.write_bytes(blob)
+    up = Upload("b", "rel/up.tar.bz2", path, hashlib.sha256(blob).hexdigest(), len(blob))
+    settings = GzipSettings(LIMITS, 30.0)
+    with prepare_compressed(up, settings, tmp_path, first_version=first_version) as content:
+        assert content is not None
+        assert content.raw.read_bytes() == TAR
+        assert isinstance(content.recipe, Deferred)
+        assert content.recipe.searched is not first_version
+        assert content.recipe.result() == "bzip2;level=9"
