@@ -294,6 +294,5 @@ def _reference_recipe(
     """The recipe that rebuilds the reference itself: the likeliest one for its later versions."""
     if header is None:
         return None
-    size = ref_gz.stat().st_size
-    expanded = Expanded(header, ref_raw.stat().st_size, "", size - 8)
+    expanded = Expanded(header, ref_raw.stat().st_size, "")
     return find_recipe(ref_raw, ref_gz, expanded, settings.recipe_seconds, None, node=settings.node)

@@ -14,15 +14,14 @@ Memory stays bounded: at most `_DEPTH` pieces of `gzip_stream.CHUNK` bytes wait 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
-import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 
-from app.engine.gzip_stream import GzipHeader, Recipe, Totals
+from app.engine.container_stream import stream_matches
+from app.engine.gzip_stream import GzipHeader, Recipe, Totals, gzip_pieces
 
 log = logging.getLogger(__name__)
 
@@ -101,32 +100,15 @@ class StreamProof:
             self._stop.set()
 
     def _prove(self, original: Path, header: GzipHeader, sha256: str | None) -> bool:
-        digest = hashlib.sha256(header.raw)
-        compressor, totals = self.recipe.compressor(), Totals()
-        with original.open("rb") as fh:
-            fh.seek(len(header.raw))
-            remaining = original.stat().st_size - 8 - len(header.raw)
+        totals = Totals()
+        return stream_matches(gzip_pieces(header.raw, self._deflated(totals), totals), original, sha256)
 
-            def same(out: bytes) -> bool:
-                nonlocal remaining
-                if len(out) > remaining or fh.read(len(out)) != out:
-                    return False
-                remaining -= len(out)
-                digest.update(out)
-                return True
-
-            while (piece := self._get()) is not None:
-                totals.crc = zlib.crc32(piece, totals.crc)
-                totals.size += len(piece)
-                if not same(compressor.compress(piece)):
-                    return False
-            if not same(compressor.flush()):
-                return False
-            tail = totals.trailer()
-            if remaining != 0 or fh.read(9) != tail:
-                return False
-        digest.update(tail)
-        return sha256 is None or digest.hexdigest() == sha256
+    def _deflated(self, totals: Totals) -> Generator[bytes, None, None]:
+        """The recipe's deflate of the pieces fed in, as they arrive (counted in `totals`)."""
+        compressor = self.recipe.compressor()
+        while (piece := self._get()) is not None:
+            yield compressor.compress(totals.count(piece))
+        yield compressor.flush()
 
 
 class _Stopped(Exception):

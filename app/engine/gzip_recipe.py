@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from app.engine.gzip_stream import FAMILY_NODE, Expanded, Recipe, Totals, deflate_stream
+from app.engine.container_stream import stream_matches
+from app.engine.gzip_stream import FAMILY_NODE, Expanded, Recipe, Totals, deflate_stream, gzip_pieces
 from app.engine.node_zlib import NodeZlib
 from app.errors import RecompressorUnavailable
 
@@ -75,26 +76,10 @@ def _matches(  # noqa: PLR0917 - called through functools.partial
 ) -> bool:
     """True when header + deflate(raw, recipe) + trailer equals `original` exactly (and, when
     given, hashes to `sha256`: the proof that the bytes a download rebuilds are the upload's)."""
-    digest = hashlib.sha256(expanded.header.raw)
-    with original.open("rb") as fh:
-        fh.seek(expanded.deflate_start)
-        remaining = expanded.deflate_end - expanded.deflate_start
-        # Small pieces at first: a wrong candidate is usually caught within its first block.
-        totals = Totals()
-        stream = deflate_stream(raw, recipe, totals, chunk=_PROBE_CHUNK, node=node)
-        try:
-            for piece in stream:
-                if len(piece) > remaining or fh.read(len(piece)) != piece:
-                    return False
-                remaining -= len(piece)
-                digest.update(piece)
-        finally:
-            stream.close()
-        tail = totals.trailer()
-        if remaining != 0 or fh.read(9) != tail:
-            return False
-    digest.update(tail)
-    return sha256 is None or digest.hexdigest() == sha256
+    totals = Totals()
+    # Small pieces at first: a wrong candidate is usually caught within its first block.
+    deflated = deflate_stream(raw, recipe, totals, chunk=_PROBE_CHUNK, node=node)
+    return stream_matches(gzip_pieces(expanded.header.raw, deflated, totals), original, sha256)
 
 
 def _try(check: Callable[[], bool]) -> bool:

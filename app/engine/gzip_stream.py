@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,11 +105,6 @@ class Expanded:
     header: GzipHeader
     raw_size: int
     raw_sha256: str
-    deflate_end: int  # offset of the 8-byte trailer
-
-    @property
-    def deflate_start(self) -> int:
-        return len(self.header.raw)
 
 
 def expand(
@@ -158,7 +153,7 @@ def expand(
     want_crc, want_size = struct.unpack("<II", tail)
     if want_crc != crc or want_size != produced & 0xFFFFFFFF:
         return None
-    return Expanded(header, produced, digest.hexdigest(), size - 8)
+    return Expanded(header, produced, digest.hexdigest())
 
 
 FAMILY_ZLIB = "zlib"  # Python's zlib (stock zlib)
@@ -219,6 +214,12 @@ class Totals:
     crc: int = 0
     size: int = 0
 
+    def count(self, data: bytes) -> bytes:
+        """Add `data` to the totals; return it."""
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        return data
+
     def trailer(self) -> bytes:
         return struct.pack("<II", self.crc, self.size & 0xFFFFFFFF)
 
@@ -226,9 +227,7 @@ class Totals:
 def _read_counting(raw: Path, totals: Totals, chunk: int) -> Iterator[bytes]:
     with raw.open("rb") as fh:
         while data := fh.read(chunk):
-            totals.crc = zlib.crc32(data, totals.crc)
-            totals.size += len(data)
-            yield data
+            yield totals.count(data)
 
 
 def deflate_stream(
@@ -251,6 +250,15 @@ def deflate_stream(
     for data in _read_counting(raw, totals, chunk):
         yield compressor.compress(data)
     yield compressor.flush()
+
+
+def gzip_pieces(header: bytes, deflated: Iterable[bytes], totals: Totals) -> Generator[bytes, None, None]:
+    """A whole gzip stream piece by piece: `header`, the `deflated` pieces, then the trailer of
+    `totals` (complete once `deflated` is exhausted). Closing it early closes `deflated` (a
+    generator: `yield from` passes the close on)."""
+    yield header
+    yield from deflated
+    yield totals.trailer()
 
 
 def recompress(raw: Path, recipe: Recipe, header: bytes, out: Path, node: NodeZlib | None = None) -> str:
