@@ -42,6 +42,19 @@ class S3Endpoint:
         }
 
 
+# Variables Settings reads: the machine's own must not leak into a test of settings.
+SETTINGS_ENV_PREFIXES = ("DG_", "AWS_", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No variable Settings reads is inherited from the machine (DG_*, AWS_*, proxies)."""
+    for name in list(os.environ):
+        if name.upper().startswith(SETTINGS_ENV_PREFIXES):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
 @pytest.fixture(scope="session")
 def seaweed() -> Iterator[S3Endpoint]:
     with SeaweedServer() as server:

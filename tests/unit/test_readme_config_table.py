@@ -35,16 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 OPERATIONS = ROOT / "docs" / "OPERATIONS.md"
-ENV_PREFIXES = ("DG_", "AWS_")
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No DG_* / AWS_* variable from the machine leaks into Settings."""
-    for name in list(os.environ):
-        if name.upper().startswith(ENV_PREFIXES):
-            monkeypatch.delenv(name)
-    return monkeypatch
 
 
 def readme() -> str:

@@ -64,11 +64,9 @@ FIELDS = {name: (var.group, var.field) for var in config_vars() for name in var.
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """No DG_*/AWS_* variable from the machine; caches and scratch files under tmp_path."""
-    for name in list(os.environ):
-        if name.upper().startswith(("DG_", "AWS_")):
-            monkeypatch.delenv(name)
+def env(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No settings variable from the machine; caches and scratch files under tmp_path."""
+    monkeypatch = clean_env
     monkeypatch.setenv("DG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("DG_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("DG_CLEAR_CACHE_INTERVAL", "0")

@@ -29,15 +29,11 @@ from app.settings import (
 from app.stats.model import StatsMode
 
 SECRET = "s3cr3t-never-echoed"
-NOT_SETTINGS = ("DG_", "AWS_", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.upper().startswith(NOT_SETTINGS):
-            monkeypatch.delenv(name)
-    return monkeypatch
+def env(clean_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    return clean_env
 
 
 def test_every_bad_variable_is_named_once_by_the_cli(env: pytest.MonkeyPatch) -> None:
