@@ -162,12 +162,13 @@ class BucketClients:
             if self._probe is None:
                 return None
             throttled, after = self._probe(bucket, key)
-            if throttled and after is None:
+            if not throttled:
+                return None
+            if after is None:
                 self._probe = None  # this server throttles without Retry-After: stop asking
-            if after is not None and throttled:
-                self.gate.hold(bucket, after)
-                return after
-            return None
+                return None
+            self.gate.hold(bucket, after)
+            return after
 
     def close(self) -> None:
         with self._lock:
